@@ -1,0 +1,56 @@
+"""getaddrinfo / getnameinfo in the default executor, and the 'already an address' fast path.
+
+The blocking resolver runs in a thread, as in asyncio. ``resolved_address`` answers without a
+thread when the host is already a numeric IPv4/IPv6 address, which is what sock_connect and
+create_connection are given most of the time; it returns None when real resolution is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from typing import Any
+
+logger = logging.getLogger("asyncio")
+
+AddrInfo = tuple[int, int, int, str, Any]
+
+
+async def getaddrinfo(
+    loop: asyncio.AbstractEventLoop,
+    host: Any,
+    port: Any,
+    *,
+    family: int = 0,
+    type: int = 0,
+    proto: int = 0,
+    flags: int = 0,
+) -> list[AddrInfo]:
+    resolve = _getaddrinfo_logged if loop.get_debug() else socket.getaddrinfo
+    return await loop.run_in_executor(None, resolve, host, port, family, type, proto, flags)
+
+
+async def getnameinfo(
+    loop: asyncio.AbstractEventLoop, sockaddr: Any, flags: int = 0
+) -> tuple[str, str]:
+    return await loop.run_in_executor(None, socket.getnameinfo, sockaddr, flags)
+
+
+def _getaddrinfo_logged(
+    host: Any, port: Any, family: int, type: int, proto: int, flags: int
+) -> list[AddrInfo]:
+    """Debug mode: log each lookup, at INFO when it took longer than a slow callback."""
+    parts = [f"{host}:{port!r}"]
+    for name, value in (("family", family), ("type", type), ("proto", proto), ("flags", flags)):
+        if value:
+            parts.append(f"{name}={value!r}")
+    what = ", ".join(parts)
+    logger.debug("Get address info %s", what)
+    started = time.monotonic()
+    infos = socket.getaddrinfo(host, port, family, type, proto, flags)
+    elapsed = time.monotonic() - started
+    message = f"Getting address info {what} took {elapsed * 1e3:.3f}ms: {infos!r}"
+    (logger.info if elapsed >= 0.1 else logger.debug)(message)
+    return infos

@@ -1,0 +1,579 @@
+"""EventLoop: the asyncio.AbstractEventLoop facade.
+
+This class checks arguments and state, raises asyncio's errors, and delegates: scheduling to the
+Scheduler, fds to the FdRegistry (through the scheduler), sock_* to SocketOps, threads to the
+ExecutorManager, signals to SignalHandlers, async generators to AsyncGenTracker. It owns no I/O
+logic of its own. The methods on the hot path (call_soon, call_at, add_reader) are written flat on
+purpose: asyncio's C Task calls ``loop.call_soon`` for every step of every task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import logging
+import os
+import socket
+import sys
+import threading
+import warnings
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from heapq import heappush
+from typing import Any, NoReturn, TypeVar
+
+from . import _dns
+from ._asyncgens import AsyncGenTracker
+from ._clock import Clock, MonotonicClock
+from ._errors import (
+    check_callback,
+    fileobj_to_fd,
+    raise_already_running,
+    raise_closed,
+    raise_other_loop_running,
+    raise_wrong_thread,
+)
+from ._exception_handler import Handler, call_handler, callback_error_context, log_context
+from ._executor import ExecutorManager
+from ._handles import ReadyHandle, Timer
+from ._scheduler import Scheduler
+from ._signals import SignalHandlers
+from ._sockops import SocketOps
+from ._wakeup import Waker
+from .poll import create_poller
+
+logger = logging.getLogger("asyncio")
+
+_T = TypeVar("_T")
+TaskFactory = Callable[..., "asyncio.Future[Any]"]
+
+# asyncio records this many frames of coroutine origin in debug mode.
+_DEBUG_STACK_DEPTH = 10
+
+
+def _debug_mode_from_environment() -> bool:
+    """asyncio's rule: ``-X dev``, or PYTHONASYNCIODEBUG set and the environment not ignored."""
+    if sys.flags.dev_mode:
+        return True
+    return not sys.flags.ignore_environment and bool(os.environ.get("PYTHONASYNCIODEBUG"))
+
+
+class EventLoop(asyncio.AbstractEventLoop):
+    """An asyncio event loop written from scratch (no asyncio loop class underneath).
+
+    ``poller`` picks the OS readiness API ("epoll", "kqueue", "poll", "select"; default: the best
+    available, or the TREADLE_POLLER environment variable). ``clock`` replaces real time, e.g. with
+    ``treadle.testing.MockClock`` for virtual time.
+    """
+
+    def __init__(self, *, poller: str | None = None, clock: Clock | None = None) -> None:
+        self._closed = False
+        self._debug = _debug_mode_from_environment()
+        self._thread_id: int | None = None
+        self._clock: Clock = clock if clock is not None else MonotonicClock()
+        self._clock.start_clock()
+        self._scheduler = Scheduler(create_poller(poller), self._clock, self._report_callback_error)
+        self._scheduler.debug = self._debug
+        # The scheduler's own containers: call_soon and call_at append and push to them directly.
+        self._ready = self._scheduler.ready
+        self._timers = self._scheduler.timers
+        self._next_seq = self._scheduler.next_seq
+        self._now = self._clock.current_time
+        self._registry = self._scheduler.registry
+        self._waker = Waker()
+        self._registry.set_reader(
+            self._waker.fileno(), ReadyHandle(self._waker.drain, (), self, None)
+        )
+        self._exception_handler: Handler | None = None
+        self._task_factory: TaskFactory | None = None
+        self._executor = ExecutorManager(self)
+        self._asyncgens = AsyncGenTracker(self)
+        self._signals = SignalHandlers(
+            self, self._watch_internal, self._unwatch_internal, self._ready.append
+        )
+        self._sockops = SocketOps(self)
+        # fd -> transport using it; add_reader & co refuse fds a live transport owns.
+        self._transports: weakref.WeakValueDictionary[int, asyncio.BaseTransport] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} running={self.is_running()} "
+            f"closed={self.is_closed()} debug={self.get_debug()}>"
+        )
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        if not self._closed:
+            _warn(f"unclosed event loop {self!r}", ResourceWarning, source=self)
+            if not self.is_running():
+                self.close()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def run_forever(self) -> None:
+        self._enter_running()
+        run_once = self._scheduler.run_once
+        scheduler = self._scheduler
+        try:
+            while True:
+                run_once()
+                if scheduler.stopping:
+                    break
+        finally:
+            self._leave_running()
+
+    def run_until_complete(self, future: Awaitable[_T]) -> _T:
+        if self._closed:
+            raise_closed()
+        self._check_not_running()
+        new_task = not asyncio.isfuture(future)
+        fut: asyncio.Future[_T] = asyncio.ensure_future(future, loop=self)
+        if new_task:
+            # A task we made ourselves must not warn "Task was destroyed but it is pending"
+            # when a KeyboardInterrupt interrupts it.
+            fut._log_destroy_pending = False  # type: ignore[attr-defined]
+        fut.add_done_callback(_stop_loop_when_done)
+        try:
+            self.run_forever()
+        except BaseException:
+            if new_task and fut.done() and not fut.cancelled():
+                fut.exception()  # mark it retrieved: the exception propagates from here
+            raise
+        finally:
+            fut.remove_done_callback(_stop_loop_when_done)
+        if not fut.done():
+            raise RuntimeError("Event loop stopped before Future completed.")
+        return fut.result()
+
+    def stop(self) -> None:
+        self._scheduler.stopping = True
+
+    def is_running(self) -> bool:
+        return self._thread_id is not None
+
+    def is_closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        if self.is_running():
+            raise RuntimeError("Cannot close a running event loop")
+        if self._closed:
+            return
+        if self._debug:
+            logger.debug("Close %r", self)
+        self._closed = True
+        self._signals.close()
+        self._executor.close()
+        self._scheduler.close()
+        self._waker.close()
+
+    async def shutdown_asyncgens(self) -> None:
+        await self._asyncgens.shutdown()
+
+    async def shutdown_default_executor(self, timeout: float | None = None) -> None:
+        await self._executor.shutdown_default_executor(timeout)
+
+    def _enter_running(self) -> None:
+        if self._closed:
+            raise_closed()
+        self._check_not_running()
+        self._set_coroutine_origin_tracking(self._debug)
+        self._thread_id = threading.get_ident()
+        self._asyncgens.install_hooks()
+        asyncio._set_running_loop(self)
+
+    def _leave_running(self) -> None:
+        self._scheduler.stopping = False
+        self._thread_id = None
+        asyncio._set_running_loop(None)
+        self._set_coroutine_origin_tracking(False)
+        self._asyncgens.restore_hooks()
+
+    def _check_not_running(self) -> None:
+        if self._thread_id is not None:
+            raise_already_running()
+        if asyncio._get_running_loop() is not None:
+            raise_other_loop_running()
+
+    def _set_coroutine_origin_tracking(self, enabled: bool) -> None:
+        if enabled:
+            sys.set_coroutine_origin_tracking_depth(_DEBUG_STACK_DEPTH)
+        else:
+            sys.set_coroutine_origin_tracking_depth(0)
+
+    # -- scheduling -----------------------------------------------------------------------------
+
+    def call_soon(
+        self,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Handle:
+        if self._closed:
+            raise_closed()
+        if self._debug:
+            handle = self._debug_handle(callback, args, context, "call_soon", check_thread=True)
+        else:
+            handle = ReadyHandle(callback, args, self, context)
+        self._ready.append(handle)
+        return handle
+
+    def call_soon_threadsafe(
+        self,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Handle:
+        if self._closed:
+            raise_closed()
+        if self._debug:
+            handle = self._debug_handle(
+                callback, args, context, "call_soon_threadsafe", check_thread=False
+            )
+        else:
+            handle = ReadyHandle(callback, args, self, context)
+        self._ready.append(handle)
+        if self._scheduler.polling:  # see _scheduler.py on why this test is race-free
+            self._waker.wake()
+        return handle
+
+    def call_later(
+        self,
+        delay: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        if delay is None:
+            raise TypeError("delay must not be None")
+        when = self._now() + delay
+        if self._debug or self._closed:
+            timer = self.call_at(when, callback, *args, context=context)
+            if timer._source_traceback:
+                del timer._source_traceback[-1]
+            return timer
+        # call_at's non-debug path, inlined: call_later+cancel churn is a benchmark of its own.
+        timer = Timer(when, callback, args, self, context)
+        heappush(self._timers, (when, self._next_seq(), timer))
+        timer._scheduled = True
+        return timer
+
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        if when is None:
+            raise TypeError("when cannot be None")
+        if self._closed:
+            raise_closed()
+        timer: asyncio.TimerHandle
+        if self._debug:
+            self._check_thread()
+            check_callback(callback, "call_at")
+            timer = asyncio.TimerHandle(when, callback, args, self, context)
+            if timer._source_traceback:
+                del timer._source_traceback[-1]
+        else:
+            timer = Timer(when, callback, args, self, context)
+        heappush(self._timers, (when, self._next_seq(), timer))
+        timer._scheduled = True
+        return timer
+
+    def time(self) -> float:
+        return self._now()
+
+    def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
+        """asyncio's TimerHandle.cancel() reports here, so the heap can count its dead entries."""
+        if handle._scheduled:
+            self._scheduler.cancelled_timers += 1
+
+    def _debug_handle(
+        self,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+        context: contextvars.Context | None,
+        method: str,
+        *,
+        check_thread: bool,
+    ) -> asyncio.Handle:
+        if check_thread:
+            self._check_thread()
+        check_callback(callback, method)
+        handle = asyncio.Handle(callback, args, self, context)
+        if handle._source_traceback:
+            del handle._source_traceback[-1]  # drop our own frame, as asyncio drops its own
+        return handle
+
+    def _check_thread(self) -> None:
+        if self._thread_id is not None and self._thread_id != threading.get_ident():
+            raise_wrong_thread()
+
+    # -- futures and tasks ----------------------------------------------------------------------
+
+    def create_future(self) -> asyncio.Future[Any]:
+        return asyncio.Future(loop=self)
+
+    def create_task(
+        self,
+        coro: Coroutine[Any, Any, _T] | Generator[Any, None, _T],
+        *,
+        name: str | None = None,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Task[_T]:
+        if self._closed:
+            raise_closed()
+        if self._task_factory is None:
+            task = asyncio.Task(coro, loop=self, name=name, context=context)
+            if task._source_traceback:  # type: ignore[attr-defined]
+                del task._source_traceback[-1]  # type: ignore[attr-defined]
+            return task
+        if context is None:
+            # Factories written before 3.11 accept (loop, coro) only; pass context only if given.
+            task = self._task_factory(self, coro)
+        else:
+            task = self._task_factory(self, coro, context=context)
+        if name is not None:
+            task.set_name(name)  # type: ignore[attr-defined]
+        return task  # type: ignore[return-value]
+
+    def set_task_factory(self, factory: TaskFactory | None) -> None:
+        if factory is not None and not callable(factory):
+            raise TypeError("task factory must be a callable or None")
+        self._task_factory = factory
+
+    def get_task_factory(self) -> TaskFactory | None:
+        return self._task_factory
+
+    # -- threads and DNS ------------------------------------------------------------------------
+
+    def run_in_executor(
+        self, executor: concurrent.futures.Executor | None, func: Callable[..., _T], *args: Any
+    ) -> asyncio.Future[_T]:
+        if self._closed:
+            raise_closed()
+        return self._executor.run_in_executor(executor, func, *args)
+
+    def set_default_executor(self, executor: Any) -> None:
+        self._executor.set_default_executor(executor)
+
+    async def getaddrinfo(
+        self,
+        host: Any,
+        port: Any,
+        *,
+        family: int = 0,
+        type: int = 0,
+        proto: int = 0,
+        flags: int = 0,
+    ) -> list[tuple[Any, ...]]:
+        return await _dns.getaddrinfo(
+            self, host, port, family=family, type=type, proto=proto, flags=flags
+        )
+
+    async def getnameinfo(self, sockaddr: Any, flags: int = 0) -> tuple[str, str]:
+        return await _dns.getnameinfo(self, sockaddr, flags)
+
+    # -- watching file descriptors --------------------------------------------------------------
+
+    def add_reader(self, fd: Any, callback: Callable[..., object], *args: Any) -> None:
+        fileno = self._fd_not_owned_by_transport(fd)
+        if self._closed:
+            raise_closed()
+        self._registry.set_reader(fileobj_to_fd(fileno), self._io_handle(callback, args), fd)
+
+    def remove_reader(self, fd: Any) -> bool:
+        if self._closed:
+            return False
+        return self._registry.clear_reader(self._registered_fd(fd))
+
+    def add_writer(self, fd: Any, callback: Callable[..., object], *args: Any) -> None:
+        fileno = self._fd_not_owned_by_transport(fd)
+        if self._closed:
+            raise_closed()
+        self._registry.set_writer(fileobj_to_fd(fileno), self._io_handle(callback, args), fd)
+
+    def remove_writer(self, fd: Any) -> bool:
+        if self._closed:
+            return False
+        return self._registry.clear_writer(self._registered_fd(fd))
+
+    def _io_handle(self, callback: Callable[..., object], args: tuple[Any, ...]) -> asyncio.Handle:
+        if self._debug:
+            return asyncio.Handle(callback, args, self, None)  # records where it was created
+        return ReadyHandle(callback, args, self, None)
+
+    def _fd_not_owned_by_transport(self, fd: Any) -> Any:
+        fileno = fd
+        if not isinstance(fileno, int):
+            try:
+                fileno = int(fileno.fileno())
+            except (AttributeError, TypeError, ValueError):
+                raise ValueError(f"Invalid file object: {fd!r}") from None
+        transport = self._transports.get(fileno)
+        if transport is not None and not transport.is_closing():
+            raise RuntimeError(f"File descriptor {fd!r} is used by transport {transport!r}")
+        return fileno
+
+    def _registered_fd(self, fd: Any) -> int:
+        try:
+            return fileobj_to_fd(fd)
+        except ValueError:
+            # A socket closed after add_reader has fileno() == -1; asyncio's selectors still
+            # find its registration by identity, so remove_reader(sock) works after close.
+            found = self._registry.fd_of_fileobj(fd)
+            if found is None:
+                raise
+            return found
+
+    def _watch_internal(self, fd: int, callback: Callable[[], None]) -> None:
+        self._registry.set_reader(fd, ReadyHandle(callback, (), self, None))
+
+    def _unwatch_internal(self, fd: int) -> None:
+        self._registry.clear_reader(fd)
+
+    # -- sockets --------------------------------------------------------------------------------
+    # Each returns SocketOps' coroutine: errors surface when it is awaited, as with asyncio.
+
+    def sock_recv(self, sock: socket.socket, nbytes: int) -> Coroutine[Any, Any, bytes]:
+        return self._sockops.sock_recv(sock, nbytes)
+
+    def sock_recv_into(self, sock: socket.socket, buf: Any) -> Coroutine[Any, Any, int]:
+        return self._sockops.sock_recv_into(sock, buf)
+
+    def sock_recvfrom(
+        self, sock: socket.socket, bufsize: int
+    ) -> Coroutine[Any, Any, tuple[bytes, Any]]:
+        return self._sockops.sock_recvfrom(sock, bufsize)
+
+    def sock_recvfrom_into(
+        self, sock: socket.socket, buf: Any, nbytes: int = 0
+    ) -> Coroutine[Any, Any, tuple[int, Any]]:
+        return self._sockops.sock_recvfrom_into(sock, buf, nbytes)
+
+    def sock_sendall(self, sock: socket.socket, data: Any) -> Coroutine[Any, Any, None]:
+        return self._sockops.sock_sendall(sock, data)
+
+    def sock_sendto(self, sock: socket.socket, data: Any, address: Any) -> Coroutine[Any, Any, int]:
+        return self._sockops.sock_sendto(sock, data, address)
+
+    def sock_connect(self, sock: socket.socket, address: Any) -> Coroutine[Any, Any, None]:
+        return self._sockops.sock_connect(sock, address)
+
+    def sock_accept(self, sock: socket.socket) -> Coroutine[Any, Any, tuple[socket.socket, Any]]:
+        return self._sockops.sock_accept(sock)
+
+    def sock_sendfile(
+        self,
+        sock: socket.socket,
+        file: Any,
+        offset: int = 0,
+        count: int | None = None,
+        *,
+        fallback: bool | None = True,
+    ) -> Coroutine[Any, Any, int]:
+        return self._sockops.sock_sendfile(sock, file, offset, count, fallback=fallback)
+
+    # -- transports (issue #4 and later) --------------------------------------------------------
+
+    async def create_connection(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+        _not_yet("create_connection")
+
+    async def create_server(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+        _not_yet("create_server")
+
+    async def sendfile(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+        _not_yet("sendfile")
+
+    async def start_tls(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+        _not_yet("start_tls")
+
+    async def create_unix_connection(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+        _not_yet("create_unix_connection")
+
+    async def create_unix_server(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+        _not_yet("create_unix_server")
+
+    async def connect_accepted_socket(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+        _not_yet("connect_accepted_socket")
+
+    async def create_datagram_endpoint(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+        _not_yet("create_datagram_endpoint")
+
+    async def connect_read_pipe(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+        _not_yet("connect_read_pipe")
+
+    async def connect_write_pipe(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+        _not_yet("connect_write_pipe")
+
+    async def subprocess_shell(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+        _not_yet("subprocess_shell")
+
+    async def subprocess_exec(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+        _not_yet("subprocess_exec")
+
+    # -- signals --------------------------------------------------------------------------------
+
+    def add_signal_handler(self, sig: int, callback: Callable[..., object], *args: Any) -> None:
+        self._signals.add(sig, callback, args)
+
+    def remove_signal_handler(self, sig: int) -> bool:
+        return self._signals.remove(sig)
+
+    # -- errors ---------------------------------------------------------------------------------
+
+    def get_exception_handler(self) -> Handler | None:
+        return self._exception_handler
+
+    def set_exception_handler(self, handler: Handler | None) -> None:
+        if handler is not None and not callable(handler):
+            raise TypeError(f"A callable object or None is expected, got {handler!r}")
+        self._exception_handler = handler
+
+    def default_exception_handler(self, context: dict[str, Any]) -> None:
+        log_context(context, self._scheduler.current_handle)
+
+    def call_exception_handler(self, context: dict[str, Any]) -> None:
+        call_handler(self, self._exception_handler, context)
+
+    def _report_callback_error(self, handle: asyncio.Handle, exc: BaseException) -> None:
+        self.call_exception_handler(callback_error_context(handle, exc, debug=self._debug))
+
+    # -- debug ----------------------------------------------------------------------------------
+
+    def get_debug(self) -> bool:
+        return self._debug
+
+    def set_debug(self, enabled: bool) -> None:
+        self._debug = enabled
+        self._scheduler.debug = enabled
+        if self.is_running():
+            self.call_soon_threadsafe(self._set_coroutine_origin_tracking, enabled)
+
+    @property
+    def slow_callback_duration(self) -> float:
+        """Callbacks running longer than this (seconds) are logged in debug mode."""
+        return self._scheduler.slow_callback_duration
+
+    @slow_callback_duration.setter
+    def slow_callback_duration(self, value: float) -> None:
+        self._scheduler.slow_callback_duration = value
+
+
+def _stop_loop_when_done(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        exc = fut.exception()
+        if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+            # Leave the loop running: the exception propagates out of run_forever by itself.
+            return
+    fut.get_loop().stop()
+
+
+def _not_yet(method: str) -> NoReturn:
+    raise NotImplementedError(
+        f"treadle: loop.{method}() is not implemented yet; it arrives with the transports work"
+    )

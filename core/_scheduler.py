@@ -1,0 +1,200 @@
+"""The scheduler: a ready queue, a timer heap, and one iteration of the loop.
+
+How an iteration works (``run_once``):
+1. Decide how long the poller may block: not at all when callbacks are ready or the loop is
+   stopping; until the earliest timer otherwise (asking the clock, which may be virtual); forever
+   when there is nothing to wait for. An idle waiter (``wait_all_tasks_blocked``, a clock's
+   autojump) caps the wait at its cushion.
+2. Poll, and append the handles of ready fds to the ready queue.
+3. Move every timer due by now (plus the clock's resolution, as asyncio does) to the ready queue.
+4. Run exactly the callbacks that were ready at this point; what they schedule waits for the next
+   iteration, so a callback that reschedules itself cannot starve I/O.
+
+Invariants and choices:
+- Timers live in a heap of ``(when, seq, handle)`` tuples. Tuples compare in C (asyncio's heap of
+  TimerHandles calls a Python ``__lt__`` per comparison), and ``seq`` makes equal deadlines fire
+  in the order they were scheduled. asyncio leaves that order unspecified; FIFO keeps tests
+  deterministic.
+- Cancelled timers stay in the heap until they reach the top or until more than half the heap is
+  cancelled, when it is rebuilt without them: a million call_later+cancel pairs use bounded memory.
+- ``polling`` is raised *before* the ready queue is checked, and ``call_soon_threadsafe`` appends
+  *before* reading it; under the GIL that ordering means either the loop sees the new callback or
+  the caller sees the flag and wakes the poller, never neither.
+- A callback's exception goes to the loop's exception handler; SystemExit and KeyboardInterrupt
+  propagate out of ``run_once`` with the rest of the queue intact, so the loop stays usable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from ._clock import Clock
+from ._fdregistry import FdRegistry
+from .poll import Poller
+
+logger = logging.getLogger("asyncio")
+
+# asyncio caps a single wait at one day; an infinite deadline still wakes once a day.
+MAX_POLL_TIMEOUT = 24 * 3600.0
+# Rebuild the heap only when it holds enough cancelled timers for the rebuild to pay off.
+_PURGE_MIN_CANCELLED = 100
+
+ExceptionReporter = Callable[[asyncio.Handle, BaseException], None]
+
+
+class Scheduler:
+    def __init__(self, poller: Poller, clock: Clock, report_error: ExceptionReporter) -> None:
+        self.ready: deque[asyncio.Handle] = deque()
+        self.timers: list[tuple[float, int, asyncio.TimerHandle]] = []
+        self.cancelled_timers = 0  # invariant: how many entries of ``timers`` are cancelled
+        self.registry = FdRegistry(poller, self.ready)
+        self.clock = clock
+        self.stopping = False
+        self.polling = False
+        self.debug = False
+        self.slow_callback_duration = 0.1
+        self.current_handle: asyncio.Handle | None = None  # kept in debug mode only, like asyncio
+        self.idle_waiters: list[tuple[float, int, asyncio.Handle]] = []
+        self.next_seq = itertools.count().__next__  # tie-breaker: FIFO among equal deadlines
+        self._report_error = report_error
+        self._clock_resolution = time.get_clock_info("monotonic").resolution
+
+    # -- timers ---------------------------------------------------------------------------------
+
+    def _purge_cancelled_timers(self) -> None:
+        live = []
+        for entry in self.timers:
+            handle = entry[2]
+            if handle._cancelled:
+                handle._scheduled = False
+            else:
+                live.append(entry)
+        heapq.heapify(live)
+        self.timers[:] = live  # in place: the loop holds a reference to this list
+        self.cancelled_timers = 0
+
+    def _drop_cancelled_head(self) -> None:
+        timers = self.timers
+        while timers and timers[0][2]._cancelled:
+            heapq.heappop(timers)[2]._scheduled = False
+            self.cancelled_timers -= 1
+
+    # -- idle waiters ---------------------------------------------------------------------------
+
+    def add_idle_waiter(self, cushion: float, handle: asyncio.Handle) -> None:
+        """Make ``handle`` ready once the loop has had nothing to do for ``cushion`` seconds."""
+        heapq.heappush(self.idle_waiters, (cushion, self.next_seq(), handle))
+
+    # -- one iteration --------------------------------------------------------------------------
+
+    def run_once(self) -> None:
+        ready = self.ready
+        timers = self.timers
+        if self.cancelled_timers > _PURGE_MIN_CANCELLED and self.cancelled_timers * 2 > len(timers):
+            self._purge_cancelled_timers()
+        elif timers and timers[0][2]._cancelled:
+            self._drop_cancelled_head()
+
+        self.polling = True
+        timeout = self._poll_timeout()
+        idle_wait = False
+        if self.idle_waiters and timeout != 0.0:
+            cushion = self.idle_waiters[0][0]
+            if timeout < 0 or cushion < timeout:
+                timeout = cushion
+                idle_wait = True
+        events = self.registry.poll(timeout)
+        self.polling = False
+
+        if events:
+            self.registry.dispatch(events)
+        elif idle_wait and not ready:
+            ready.append(heapq.heappop(self.idle_waiters)[2])
+
+        if timers:
+            end = self.clock.current_time() + self._clock_resolution
+            while timers:
+                entry = timers[0]
+                if entry[0] >= end:  # written so that a NaN deadline fires at once, as in asyncio
+                    break
+                heapq.heappop(timers)
+                handle = entry[2]
+                handle._scheduled = False
+                if handle._cancelled:
+                    self.cancelled_timers -= 1
+                else:
+                    ready.append(handle)
+
+        if self.debug:
+            self._run_ready_debug(len(ready))
+        else:
+            self._run_ready(len(ready))
+
+    def _poll_timeout(self) -> float:
+        if self.ready or self.stopping:
+            return 0.0
+        if not self.timers:
+            return -1.0
+        timeout = self.clock.deadline_to_sleep_time(self.timers[0][0])
+        if not timeout > 0.0:  # also catches NaN
+            return 0.0
+        return min(timeout, MAX_POLL_TIMEOUT)
+
+    def _run_ready(self, count: int) -> None:
+        popleft = self.ready.popleft
+        report_error = self._report_error
+        for _ in range(count):
+            handle = popleft()
+            if handle._cancelled:
+                continue
+            # Handle._run() inlined: one Python frame less for every callback the loop runs.
+            try:
+                handle._context.run(handle._callback, *handle._args)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                report_error(handle, exc)
+
+    def _run_ready_debug(self, count: int) -> None:
+        popleft = self.ready.popleft
+        for _ in range(count):
+            handle = popleft()
+            if handle._cancelled:
+                continue
+            self.current_handle = handle
+            started = time.monotonic()
+            try:
+                handle._context.run(handle._callback, *handle._args)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._report_error(handle, exc)
+            finally:
+                self.current_handle = None
+            elapsed = time.monotonic() - started
+            if elapsed >= self.slow_callback_duration:
+                logger.warning("Executing %s took %.3f seconds", _describe(handle), elapsed)
+
+    def close(self) -> None:
+        self.ready.clear()
+        for entry in self.timers:
+            entry[2]._scheduled = False
+        self.timers.clear()
+        self.cancelled_timers = 0
+        self.idle_waiters.clear()
+        self.registry.close()
+
+
+def _describe(handle: Any) -> str:
+    # asyncio names the task rather than its step method when a task step was slow.
+    owner = getattr(handle._callback, "__self__", None)
+    if isinstance(owner, asyncio.Task):
+        return repr(owner)
+    return str(handle)
