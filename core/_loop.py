@@ -37,7 +37,7 @@ from ._errors import (
 from ._exception_handler import Handler, call_handler, callback_error_context, log_context
 from ._executor import ExecutorManager
 from ._handles import ReadyHandle, Timer
-from ._scheduler import Scheduler
+from ._scheduler import IOWaitHook, Scheduler
 from ._signals import SignalHandlers
 from ._sockops import SocketOps
 from ._wakeup import Waker
@@ -542,6 +542,35 @@ class EventLoop(asyncio.AbstractEventLoop):
 
     def _report_callback_error(self, handle: asyncio.Handle, exc: BaseException) -> None:
         self.call_exception_handler(callback_error_context(handle, exc, debug=self._debug))
+
+    # -- treadle extension points (used by treadle.structured; not part of asyncio's API) --------
+
+    def call_when_idle(
+        self, cushion: float, callback: Callable[..., object], *args: Any
+    ) -> asyncio.Handle:
+        """Run ``callback(*args)`` once the loop has had nothing to run for ``cushion`` seconds.
+
+        "Nothing to run" means: no ready callbacks, no fd became ready, no timer came due. This is
+        what ``wait_all_tasks_blocked`` and a virtual clock's autojump are built on. Waiters with
+        the smallest cushion go first; cancel the returned handle to withdraw.
+        """
+        if self._closed:
+            raise_closed()
+        handle = ReadyHandle(callback, args, self, None)
+        self._scheduler.add_idle_waiter(cushion, handle)
+        return handle
+
+    def add_io_wait_hook(self, hook: IOWaitHook) -> None:
+        """Call ``hook.before_io_wait(timeout)``/``after_io_wait(timeout)`` around each poll."""
+        self._scheduler.io_wait_hooks.append(hook)
+
+    def remove_io_wait_hook(self, hook: IOWaitHook) -> None:
+        self._scheduler.io_wait_hooks.remove(hook)
+
+    @property
+    def clock(self) -> Clock:
+        """The clock this loop reads its time from (real time unless one was given)."""
+        return self._clock
 
     # -- debug ----------------------------------------------------------------------------------
 

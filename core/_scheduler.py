@@ -33,7 +33,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from ._clock import Clock
 from ._fdregistry import FdRegistry
@@ -49,6 +49,11 @@ _PURGE_MIN_CANCELLED = 100
 ExceptionReporter = Callable[[asyncio.Handle, BaseException], None]
 
 
+class IOWaitHook(Protocol):
+    def before_io_wait(self, timeout: float) -> None: ...
+    def after_io_wait(self, timeout: float) -> None: ...
+
+
 class Scheduler:
     def __init__(self, poller: Poller, clock: Clock, report_error: ExceptionReporter) -> None:
         self.ready: deque[asyncio.Handle] = deque()
@@ -62,6 +67,8 @@ class Scheduler:
         self.slow_callback_duration = 0.1
         self.current_handle: asyncio.Handle | None = None  # kept in debug mode only, like asyncio
         self.idle_waiters: list[tuple[float, int, asyncio.Handle]] = []
+        # Instruments' before/after-I/O-wait hooks; empty (one falsy test per iteration) by default.
+        self.io_wait_hooks: list[IOWaitHook] = []
         self.next_seq = itertools.count().__next__  # tie-breaker: FIFO among equal deadlines
         self._report_error = report_error
         self._clock_resolution = time.get_clock_info("monotonic").resolution
@@ -105,12 +112,18 @@ class Scheduler:
         self.polling = True
         timeout = self._poll_timeout()
         idle_wait = False
-        if self.idle_waiters and timeout != 0.0:
+        idle = self.idle_waiters
+        while idle and idle[0][2]._cancelled:
+            heapq.heappop(idle)
+        if idle and timeout != 0.0:
             cushion = self.idle_waiters[0][0]
             if timeout < 0 or cushion < timeout:
                 timeout = cushion
                 idle_wait = True
-        events = self.registry.poll(timeout)
+        if self.io_wait_hooks:
+            events = self._poll_with_hooks(timeout)
+        else:
+            events = self.registry.poll(timeout)
         self.polling = False
 
         if events:
@@ -136,6 +149,15 @@ class Scheduler:
             self._run_ready_debug(len(ready))
         else:
             self._run_ready(len(ready))
+
+    def _poll_with_hooks(self, timeout: float) -> list[tuple[int, int]]:
+        for hook in self.io_wait_hooks:
+            hook.before_io_wait(timeout)
+        try:
+            return self.registry.poll(timeout)
+        finally:
+            for hook in self.io_wait_hooks:
+                hook.after_io_wait(timeout)
 
     def _poll_timeout(self) -> float:
         if self.ready or self.stopping:
