@@ -149,15 +149,17 @@ def _no_leaked_fds_or_threads() -> Iterator[None]:
     # Objects waiting for the collector may still hold fds; a leak is what survives a collection.
     leaked_fds: set[int] = set()
     leaked_threads: set[threading.Thread] = set()
-    for _ in range(20):
-        gc.collect()
+    for attempt in range(20):
+        if attempt:
+            gc.collect()  # only when something looks leaked: a collection per test is costly
         leaked_fds = {fd for fd in _open_fds() - fds_before if _still_open(fd)}
         leaked_threads = {
             t for t in set(threading.enumerate()) - threads_before if t.is_alive() and not t.daemon
         }
         if not leaked_fds and not leaked_threads:
             return
-        time.sleep(0.05)  # executor threads exit shortly after shutdown(wait=False)
+        if attempt:
+            time.sleep(0.05)  # executor threads exit shortly after shutdown(wait=False)
     problems = []
     if leaked_fds:
         problems.append("leaked fds: " + ", ".join(_describe_fd(fd) for fd in sorted(leaked_fds)))
