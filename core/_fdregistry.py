@@ -5,6 +5,20 @@ direction (cancelling it, as asyncio does), and the poller's interest mask alway
 of directions that have a handle, so a level-triggered poller never reports an fd nobody waits on.
 ``dispatch`` appends the woken handles to the scheduler's ready queue; the handles are reused for
 every wake-up, so an fd that is ready again and again costs no allocation.
+
+Parking (the sock_* fast path): ``park_reader``/``park_writer`` drop the handle but leave the
+kernel registration in place until just before the next poll. A ``sock_recv`` loop removes its
+reader when data arrives and adds it again a moment later, in the same task step; if the same
+socket object asks again before the next poll, the parked registration is revived without a
+syscall (two epoll_ctl calls saved per message). Otherwise ``poll`` first brings the poller in
+line with the handles, so the invariant above holds whenever the poller is asked.
+The traps, and how they are closed:
+- The socket may be closed while parked. Its fd number can then be reused by a new file that
+  the kernel has not registered, so only the *same socket object* revives a parking; anything
+  else (a new socket, a plain int, which small-int caching makes ambiguous) re-registers for
+  real. Closing drops a registration from epoll unless another descriptor (a dup) keeps the
+  file open: then a registration we can no longer name lingers, and epoll reports an fd nobody
+  watches. ``dispatch`` treats such strays by rebuilding the poller after a few rounds.
 """
 
 from __future__ import annotations
@@ -19,16 +33,22 @@ from .poll import READ, WRITE, Poller
 # conditions (EPOLLERR, EPOLLHUP, POLLNVAL, ...) wake both sides, as asyncio's selectors do.
 _WAKES_READER = ~WRITE
 _WAKES_WRITER = ~READ
+# Polls in a row that reported unknown fds before the poller is rebuilt; one round is normal
+# (a callback unregistered an fd that was also in the same batch of events).
+_STRAY_ROUNDS_BEFORE_REBUILD = 3
 
 
 class _Interest:
-    __slots__ = ("fileobj", "mask", "reader", "writer")
+    __slots__ = ("fileobj", "mask", "parked", "reader", "writer")
 
     def __init__(self) -> None:
+        self.parked = 0  # directions whose handle was dropped but whose registration is kept
         self.fileobj: object = None  # what the caller passed, to find it again once closed
         self.reader: asyncio.Handle | None = None
         self.writer: asyncio.Handle | None = None
-        self.mask = 0  # invariant: READ set iff reader, WRITE set iff writer (as the poller has it)
+        # As the poller has it. Invariant at every poll: READ set iff reader, WRITE iff writer;
+        # between polls a parked direction keeps its bit.
+        self.mask = 0
 
 
 @dataclass(frozen=True)
@@ -44,13 +64,15 @@ class FdRegistry:
         self._poller = poller
         self._ready = ready
         self._interests: dict[int, _Interest] = {}
+        self._parked_fds: list[int] = []
+        self._stray_rounds = 0  # consecutive polls that reported fds nobody watches
 
     @property
     def poller(self) -> Poller:
         return self._poller
 
     def set_reader(self, fd: int, handle: asyncio.Handle, fileobj: object = None) -> None:
-        interest = self._interest_for(fd, READ)
+        interest = self._interest_for(fd, READ, fileobj)
         interest.fileobj = fd if fileobj is None else fileobj
         old = interest.reader
         interest.reader = handle
@@ -58,7 +80,7 @@ class FdRegistry:
             old.cancel()
 
     def set_writer(self, fd: int, handle: asyncio.Handle, fileobj: object = None) -> None:
-        interest = self._interest_for(fd, WRITE)
+        interest = self._interest_for(fd, WRITE, fileobj)
         interest.fileobj = fd if fileobj is None else fileobj
         old = interest.writer
         interest.writer = handle
@@ -83,6 +105,28 @@ class FdRegistry:
         self._drop_interest(fd, interest, WRITE)
         return True
 
+    def park_reader(self, fd: int) -> bool:
+        """Like ``clear_reader``, keeping the kernel registration until the next poll."""
+        interest = self._interests.get(fd)
+        if interest is None or interest.reader is None:
+            return False
+        interest.reader.cancel()
+        interest.reader = None
+        interest.parked |= READ
+        self._parked_fds.append(fd)
+        return True
+
+    def park_writer(self, fd: int) -> bool:
+        """Like ``clear_writer``, keeping the kernel registration until the next poll."""
+        interest = self._interests.get(fd)
+        if interest is None or interest.writer is None:
+            return False
+        interest.writer.cancel()
+        interest.writer = None
+        interest.parked |= WRITE
+        self._parked_fds.append(fd)
+        return True
+
     def reader_of(self, fd: int) -> asyncio.Handle | None:
         interest = self._interests.get(fd)
         return None if interest is None else interest.reader
@@ -98,15 +142,30 @@ class FdRegistry:
         return None
 
     def poll(self, timeout: float) -> list[tuple[int, int]]:
+        if self._parked_fds:
+            self._settle_parked()
         return self._poller.poll(timeout, len(self._interests) or 1)
+
+    def _settle_parked(self) -> None:
+        for fd in self._parked_fds:
+            interest = self._interests.get(fd)
+            if interest is None or not interest.parked:
+                continue  # revived, or forgotten since
+            bits, interest.parked = interest.parked, 0
+            self._drop_interest(fd, interest, bits)
+        self._parked_fds.clear()
 
     def dispatch(self, events: list[tuple[int, int]]) -> None:
         interests = self._interests
         append = self._ready.append
+        strays = False
         for fd, bits in events:
             interest = interests.get(fd)
             if interest is None:
-                continue  # unregistered by a callback earlier in this batch
+                # Unregistered by a callback earlier in this batch, or a registration the
+                # kernel kept for a dup of a closed fd (see the module docstring).
+                strays = True
+                continue
             if bits & _WAKES_READER:
                 handle = interest.reader
                 if handle is not None and not handle._cancelled:
@@ -115,6 +174,24 @@ class FdRegistry:
                 handle = interest.writer
                 if handle is not None and not handle._cancelled:
                     append(handle)
+        if strays:
+            self._stray_rounds += 1
+            if self._stray_rounds >= _STRAY_ROUNDS_BEFORE_REBUILD:
+                self._rebuild_poller()
+        else:
+            self._stray_rounds = 0
+
+    def _rebuild_poller(self) -> None:
+        """A fresh poller holding exactly our registrations: the one cure for a lingering one."""
+        fresh = type(self._poller)()
+        for fd, interest in list(self._interests.items()):
+            try:
+                fresh.register(fd, interest.mask)
+            except OSError:
+                self._forget(fd, interest)  # closed without being unregistered
+        self._poller.close()
+        self._poller = fresh
+        self._stray_rounds = 0
 
     def close(self) -> None:
         for interest in self._interests.values():
@@ -133,17 +210,28 @@ class FdRegistry:
             writers=sum(1 for i in values if i.writer is not None),
         )
 
-    def _interest_for(self, fd: int, bit: int) -> _Interest:
+    def _interest_for(self, fd: int, bit: int, fileobj: object) -> _Interest:
         interest = self._interests.get(fd)
         if interest is None:
             interest = _Interest()
             self._poller.register(fd, bit)  # raises before we record anything (EBADF, EPERM)
             interest.mask = bit
             self._interests[fd] = interest
+        elif interest.parked & bit:
+            interest.parked &= ~bit
+            if fileobj is None or fileobj is not interest.fileobj or isinstance(fileobj, int):
+                # Not provably the same open file: make sure the kernel has it registered.
+                self._reregister(fd, interest)
         elif not interest.mask & bit:
             self._poller.modify(fd, interest.mask | bit)
             interest.mask |= bit
         return interest
+
+    def _reregister(self, fd: int, interest: _Interest) -> None:
+        try:
+            self._poller.modify(fd, interest.mask)
+        except FileNotFoundError:  # ENOENT: the fd number now names a file we never registered
+            self._poller.register(fd, interest.mask)
 
     def _drop_interest(self, fd: int, interest: _Interest, bit: int) -> None:
         interest.mask &= ~bit

@@ -186,6 +186,27 @@ def test_sock_recv_waits_for_data(loop: Loop, socks: Sockets) -> None:
     assert not is_registered_reader(loop, b.fileno())
 
 
+@pytest.mark.parametrize("nbytes", [16 * 1024 - 1, 16 * 1024, 256 * 1024, 1024 * 1024])
+def test_sock_recv_with_large_sizes_returns_exactly_what_was_sent(
+    loop: Loop, socks: Sockets, nbytes: int
+) -> None:
+    # Large sizes take treadle's reused-buffer path; the bytes must be the same as with recv().
+    a, b = socks.pair()
+    payload = bytes(range(256)) * 2048  # 512 KiB, more than one buffer's worth
+
+    async def main() -> bytes:
+        sender = asyncio.ensure_future(loop.sock_sendall(a, payload))
+        chunks = []
+        while sum(map(len, chunks)) < len(payload):
+            chunk = await loop.sock_recv(b, nbytes)
+            assert 0 < len(chunk) <= nbytes
+            chunks.append(chunk)
+        await sender
+        return b"".join(chunks)
+
+    assert loop.run_until_complete(main()) == payload
+
+
 def test_sock_recv_returns_empty_bytes_at_eof(loop: Loop, socks: Sockets) -> None:
     a, b = socks.pair()
 
