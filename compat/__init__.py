@@ -1,0 +1,11 @@
+"""treadle's bridge to code written for asyncio: ``run()``, ``loop_factory``, the event loop policy.
+
+This layer may use both ``treadle.core`` and ``treadle.structured``; neither of them imports it.
+"""
+
+from __future__ import annotations
+
+from ._policy import EventLoopPolicy
+from ._run import install, new_event_loop, run
+
+__all__ = ["EventLoopPolicy", "install", "new_event_loop", "run"]
