@@ -1,0 +1,115 @@
+"""Run one echo benchmark: clients in child processes, the server on the loop under test.
+
+Requests per second = all clients' timed round trips / (last client's end - first client's
+start). The clients start together at a barrier after their warm-up, so the span covers the
+time they were all running and excludes process start-up and connection set-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from benchmarks.echo import endpoints, servers
+from benchmarks.echo.barrier import StartBarrier
+from benchmarks.loops import LoopFactory, fresh_loop
+from benchmarks.measurement import Measurement
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+# Everything stops by itself: the server gives up after this long, clients after their
+# socket timeout, and the parent kills any client still running when it leaves.
+SERVE_TIMEOUT = 60.0
+CLIENT_SOCKET_TIMEOUT = 30.0
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def echo(
+    new_loop: LoopFactory,
+    *,
+    style: str,
+    transport: str,
+    size: int,
+    clients: int,
+    count: int,
+    warmup: int,
+) -> Measurement:
+    serve = servers.get(style)
+    with endpoints.listen(transport, backlog=max(clients, 16)) as (listener, address):
+        barrier = StartBarrier(clients)
+        procs: list[subprocess.Popen[str]] = []
+        try:
+            for _ in range(clients):
+                argv = _client_argv(transport, address, size, count, warmup, barrier)
+                procs.append(_spawn(argv, barrier))
+            barrier.start()
+            with fresh_loop(new_loop) as loop:
+                loop.run_until_complete(_within(SERVE_TIMEOUT, serve(loop, listener, clients)))
+            reports = [_report(proc) for proc in procs]
+        finally:
+            _stop(procs)
+            barrier.close()
+    start = min(report["start"] for report in reports)
+    end = max(report["end"] for report in reports)
+    total = sum(int(report["count"]) for report in reports)
+    return Measurement(ops=total, seconds=end - start)
+
+
+async def _within(seconds: float, work: Awaitable[None]) -> None:
+    async with asyncio.timeout(seconds):
+        await work
+
+
+def _client_argv(
+    transport: str, address: str, size: int, count: int, warmup: int, barrier: StartBarrier
+) -> list[str]:
+    ready_fd, go_fd = barrier.child_fds()
+    return [
+        sys.executable,
+        "-m",
+        "benchmarks.echo.client",
+        f"--transport={transport}",
+        f"--address={address}",
+        f"--size={size}",
+        f"--count={count}",
+        f"--warmup={warmup}",
+        f"--ready-fd={ready_fd}",
+        f"--go-fd={go_fd}",
+        f"--timeout={CLIENT_SOCKET_TIMEOUT}",
+    ]
+
+
+def _spawn(argv: list[str], barrier: StartBarrier) -> subprocess.Popen[str]:
+    env = dict(os.environ)
+    # The client imports benchmarks.*, whatever directory the runner was started from.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_REPO_ROOT), env.get("PYTHONPATH")]))
+    return subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        pass_fds=barrier.child_fds(),
+    )
+
+
+def _report(proc: subprocess.Popen[str]) -> dict[str, float]:
+    out, err = proc.communicate(timeout=CLIENT_SOCKET_TIMEOUT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"echo client exited with {proc.returncode}: {err.strip()}")
+    report: dict[str, float] = json.loads(out)
+    return report
+
+
+def _stop(procs: list[subprocess.Popen[str]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()

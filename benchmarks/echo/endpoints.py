@@ -1,0 +1,78 @@
+"""Transports the echo benchmarks can use: how to listen, how to connect, how to name an address.
+
+Addresses travel to client processes as strings: ``127.0.0.1:PORT`` for tcp and udp, a path for
+unix. Traffic stays on loopback; the unix socket lives in a private temporary directory. For udp
+the "listener" is the server's bound datagram socket, and clients connect() theirs to it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+TRANSPORTS = ("tcp", "unix", "udp")
+
+_LOOPBACK = "127.0.0.1"
+
+
+@contextmanager
+def listen(transport: str, backlog: int) -> Iterator[tuple[socket.socket, str]]:
+    """A non-blocking listening socket and the address clients should connect to."""
+    if transport == "tcp":
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+            listener.bind((_LOOPBACK, 0))
+            listener.listen(backlog)
+            listener.setblocking(False)
+            yield listener, f"{_LOOPBACK}:{listener.getsockname()[1]}"
+    elif transport == "udp":
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:
+            listener.bind((_LOOPBACK, 0))
+            listener.setblocking(False)
+            yield listener, f"{_LOOPBACK}:{listener.getsockname()[1]}"
+    elif transport == "unix":
+        with tempfile.TemporaryDirectory(prefix="treadle-bench-") as directory:
+            path = os.path.join(directory, "echo.sock")
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+                listener.bind(path)
+                listener.listen(backlog)
+                listener.setblocking(False)
+                yield listener, path
+    else:
+        raise ValueError(f"unknown transport {transport!r}: expected one of {TRANSPORTS}")
+
+
+def connect(transport: str, address: str, timeout: float) -> socket.socket:
+    """A blocking client socket; for tcp with Nagle off, as request/response traffic wants."""
+    if transport == "tcp":
+        host, _, port = address.rpartition(":")
+        sock = socket.create_connection((host, int(port)), timeout=timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+    if transport == "udp":
+        host, _, port = address.rpartition(":")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.settimeout(timeout)
+        sock.connect((host, int(port)))
+        return sock
+    if transport == "unix":
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(address)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    raise ValueError(f"unknown transport {transport!r}: expected one of {TRANSPORTS}")
+
+
+def tune_accepted(conn: socket.socket) -> None:
+    """Give a server-side connection the same options as the client side (Nagle off on tcp)."""
+    if conn.family in (socket.AF_INET, socket.AF_INET6):
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -1,0 +1,25 @@
+"""Echo server styles by name; each is ``serve(loop, listener, connections)`` (see echo/)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable
+
+from benchmarks.echo.servers import datagram, protocol, sock, streams
+
+Serve = Callable[[asyncio.AbstractEventLoop, socket.socket, int], Awaitable[None]]
+
+STYLES: dict[str, Serve] = {
+    "sock": sock.serve,
+    "datagram": datagram.serve,
+    "protocol": protocol.serve,
+    "streams": streams.serve,
+}
+
+
+def get(style: str) -> Serve:
+    try:
+        return STYLES[style]
+    except KeyError:
+        raise ValueError(f"unknown echo server style {style!r}: known {sorted(STYLES)}") from None

@@ -1,0 +1,78 @@
+"""Turn a loop name from the command line into a function that makes a fresh event loop.
+
+Known names:
+
+- ``asyncio``: ``asyncio.new_event_loop()`` under the default policy (a selector loop on Unix).
+- ``uvloop``: ``uvloop.new_event_loop()``.
+- ``treadle``: ``treadle.core.new_event_loop()`` with the OS's default poller.
+- ``treadle-<poller>``: ``treadle.core.new_event_loop(poller="<poller>")``, e.g. ``treadle-select``.
+- ``module:callable``: any zero-argument factory, e.g. ``mypkg.loops:make_loop``.
+
+Loop libraries are imported lazily with importlib so that the runner and mypy never need them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib
+import importlib.metadata
+import platform
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import cast
+
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+
+TREADLE_PREFIX = "treadle-"
+
+
+def resolve(name: str) -> LoopFactory:
+    """Return the factory for ``name``; raise ImportError/AttributeError/ValueError if unusable."""
+    if name == "asyncio":
+        return asyncio.new_event_loop
+    if name == "uvloop":
+        return _attribute("uvloop", "new_event_loop")
+    if name == "treadle":
+        return _attribute("treadle.core", "new_event_loop")
+    if name.startswith(TREADLE_PREFIX):
+        factory = _attribute("treadle.core", "new_event_loop")
+        return functools.partial(factory, poller=name.removeprefix(TREADLE_PREFIX))
+    if ":" in name:
+        module, _, attribute = name.partition(":")
+        return _attribute(module, attribute)
+    raise ValueError(
+        f"unknown loop {name!r}: use asyncio, uvloop, treadle, treadle-<poller> or module:callable"
+    )
+
+
+def version(name: str) -> str:
+    """The version of the library behind loop ``name``, for the report's header."""
+    if name == "asyncio":
+        return f"(Python {platform.python_version()})"
+    distribution = name.partition(":")[0].partition(".")[0]
+    if name.startswith(TREADLE_PREFIX):
+        distribution = "treadle"
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "(version unknown)"
+
+
+@contextmanager
+def fresh_loop(factory: LoopFactory) -> Iterator[asyncio.AbstractEventLoop]:
+    """A new loop for one run, closed afterwards so no fd or thread outlives the run."""
+    loop = factory()
+    try:
+        yield loop
+    finally:
+        loop.close()
+
+
+def _attribute(module_name: str, dotted: str) -> Callable[..., asyncio.AbstractEventLoop]:
+    target: object = importlib.import_module(module_name)
+    for part in dotted.split("."):
+        target = getattr(target, part)
+    if not callable(target):
+        raise TypeError(f"{module_name}:{dotted} is not callable")
+    return cast("Callable[..., asyncio.AbstractEventLoop]", target)

@@ -1,0 +1,127 @@
+"""Every benchmark the runner knows: its name, the function that runs it, and its sizes.
+
+Sizes are keyword arguments of the function. Those named in ``scaled`` are multiplied by the
+runner's scale (``--quick`` uses a smaller one) and by WARMUP_FRACTION for the warm-up run.
+Default sizes aim at roughly 0.2-0.6 s per timed run on asyncio's loop on a small machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from benchmarks import scheduling, tasks
+from benchmarks.echo import bench as echo_bench
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from benchmarks.loops import LoopFactory
+    from benchmarks.measurement import Measurement
+
+# The warm-up run in each process does this fraction of the timed work.
+WARMUP_FRACTION = 0.1
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    # Plural noun for what one op is; the report says "<unit>/s".
+    unit: str
+    run: Callable[..., Measurement]
+    params: dict[str, int | str] = field(default_factory=dict)
+    scaled: tuple[str, ...] = ()
+    # False when the benchmark warms itself up (the echo clients do warm-up round trips).
+    warmup: bool = True
+    description: str = ""
+
+    def sized(self, scale: float) -> dict[str, int | str]:
+        params = dict(self.params)
+        for key in self.scaled:
+            value = params[key]
+            assert isinstance(value, int), f"{self.name}: scaled parameter {key} must be an int"
+            params[key] = max(1, round(value * scale))
+        return params
+
+    def measure(self, new_loop: LoopFactory, scale: float) -> Measurement:
+        return self.run(new_loop, **self.sized(scale))
+
+
+def _echo(style: str, transport: str, size: int, clients: int, count: int) -> Benchmark:
+    return Benchmark(
+        name=f"echo_{style}_{transport}_{size // 1024}k_c{clients}",
+        unit="requests",
+        run=echo_bench.echo,
+        params={
+            "style": style,
+            "transport": transport,
+            "size": size,
+            "clients": clients,
+            "count": count,
+            "warmup": 200,
+        },
+        scaled=("count", "warmup"),
+        warmup=False,
+        description=(
+            f"{style} echo server over {transport}, {size // 1024} KiB messages, "
+            f"{clients} client process(es), {count} round trips each"
+        ),
+    )
+
+
+BENCHMARKS: tuple[Benchmark, ...] = (
+    Benchmark(
+        name="call_soon_chain",
+        unit="callbacks",
+        run=scheduling.call_soon_chain,
+        params={"callbacks": 200_000},
+        scaled=("callbacks",),
+        description="each callback call_soon()s the next; one callback per loop iteration",
+    ),
+    Benchmark(
+        name="call_soon_batch",
+        unit="callbacks",
+        run=scheduling.call_soon_batch,
+        params={"callbacks": 100_000, "batches": 3},
+        scaled=("callbacks",),
+        description="call_soon() 100k callbacks, then run them all; 3 batches",
+    ),
+    Benchmark(
+        name="timer_churn",
+        unit="timers",
+        run=scheduling.timer_churn,
+        params={"timers": 100_000, "wave": 1000, "background": 500},
+        scaled=("timers",),
+        description=(
+            "call_later() at scattered times 1 s-1 h ahead, then cancel, 1000 per loop "
+            "iteration, 500 long timers armed throughout"
+        ),
+    ),
+    Benchmark(
+        name="sleep0_pingpong",
+        unit="switches",
+        run=tasks.sleep0_pingpong,
+        params={"tasks": 100, "iterations": 1000},
+        scaled=("iterations",),
+        description="100 tasks each await asyncio.sleep(0) 1000 times",
+    ),
+    Benchmark(
+        name="gather_tasks",
+        unit="tasks",
+        run=tasks.gather_tasks,
+        params={"tasks": 10_000, "repeats": 5},
+        scaled=("tasks",),
+        description="create_task() 10k trivial coroutines and gather them; 5 times",
+    ),
+    _echo("sock", "tcp", 1024, clients=1, count=10_000),
+    _echo("sock", "tcp", 1024, clients=10, count=2_000),
+    _echo("datagram", "udp", 1024, clients=1, count=10_000),
+    _echo("datagram", "udp", 1024, clients=10, count=2_000),
+    _echo("protocol", "tcp", 1024, clients=1, count=10_000),
+    _echo("protocol", "tcp", 1024, clients=10, count=2_000),
+    _echo("protocol", "unix", 1024, clients=10, count=2_000),
+    _echo("streams", "tcp", 1024, clients=1, count=10_000),
+    _echo("streams", "tcp", 1024, clients=10, count=2_000),
+)
+
+BY_NAME: dict[str, Benchmark] = {bench.name: bench for bench in BENCHMARKS}

@@ -1,0 +1,64 @@
+"""Keep the benchmark runner working: one tiny round on asyncio's loop.
+
+It covers the runner, the worker, every core-loop benchmark and the echo machinery (client
+processes, start barrier, sock_* server) through its cheapest variant; the other echo variants
+differ only in their parameters. Speed is never asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RUNNER = REPO_ROOT / "benchmarks" / "run.py"
+BENCHMARKS = [
+    "call_soon_chain",
+    "call_soon_batch",
+    "timer_churn",
+    "sleep0_pingpong",
+    "gather_tasks",
+    "echo_sock_tcp_1k_c1",
+]
+
+
+def test_runner_reports_every_benchmark_on_asyncio(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    env = dict(os.environ)
+    # The workers and echo clients should be as warning-clean as the test suite.
+    env["PYTHONWARNINGS"] = "error"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(RUNNER),
+            "--loops=asyncio",
+            "--rounds=1",
+            "--scale=0.01",
+            f"--json={out}",
+            "--only",
+            *BENCHMARKS,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=50,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "| benchmark | unit | asyncio |" in done.stdout
+    assert "Cross-check" in done.stdout
+
+    document = json.loads(out.read_text())
+    assert list(document["summary"]) == BENCHMARKS
+    samples = document["samples"]
+    assert [sample["benchmark"] for sample in samples] == BENCHMARKS
+    for sample in samples:
+        assert sample["loop"] == "asyncio"
+        assert sample["error"] is None
+        assert sample["throughput"] > 0
+        if not sample["benchmark"].startswith("echo_"):
+            assert sample["cpu_throughput"] > 0
