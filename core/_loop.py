@@ -18,12 +18,11 @@ import socket
 import sys
 import threading
 import warnings
-import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from heapq import heappush
 from typing import Any, NoReturn, TypeVar
 
-from . import _dns
+from . import _connect, _datagram, _dns, _pipes, _sendfile, _server
 from ._asyncgens import AsyncGenTracker
 from ._clock import Clock, MonotonicClock
 from ._errors import (
@@ -36,16 +35,21 @@ from ._errors import (
 )
 from ._exception_handler import Handler, call_handler, callback_error_context, log_context
 from ._executor import ExecutorManager
+from ._fdowners import FdOwners
 from ._handles import ReadyHandle, Timer
 from ._scheduler import IOWaitHook, Scheduler
 from ._signals import SignalHandlers
 from ._sockops import SocketOps
 from ._wakeup import Waker
 from .poll import create_poller
+from .transports._fdio import LoopIO
 
 logger = logging.getLogger("asyncio")
+_new_object = object.__new__
+_copy_context = contextvars.copy_context
 
 _T = TypeVar("_T")
+_ProtocolT = TypeVar("_ProtocolT", bound=asyncio.BaseProtocol)
 TaskFactory = Callable[..., "asyncio.Future[Any]"]
 
 # asyncio records this many frames of coroutine origin in debug mode.
@@ -94,9 +98,7 @@ class EventLoop(asyncio.AbstractEventLoop):
         )
         self._sockops = SocketOps(self)
         # fd -> transport using it; add_reader & co refuse fds a live transport owns.
-        self._transports: weakref.WeakValueDictionary[int, asyncio.BaseTransport] = (
-            weakref.WeakValueDictionary()
-        )
+        self._transports = FdOwners()
 
     def __repr__(self) -> str:
         return (
@@ -172,8 +174,15 @@ class EventLoop(asyncio.AbstractEventLoop):
     async def shutdown_asyncgens(self) -> None:
         await self._asyncgens.shutdown()
 
-    async def shutdown_default_executor(self, timeout: float | None = None) -> None:
-        await self._executor.shutdown_default_executor(timeout)
+    if sys.version_info >= (3, 12):
+
+        async def shutdown_default_executor(self, timeout: float | None = None) -> None:
+            await self._executor.shutdown_default_executor(timeout)
+
+    else:
+        # 3.11's asyncio has no timeout parameter; passing one is a TypeError there too.
+        async def shutdown_default_executor(self) -> None:
+            await self._executor.shutdown_default_executor(None)
 
     def _enter_running(self) -> None:
         if self._closed:
@@ -215,10 +224,21 @@ class EventLoop(asyncio.AbstractEventLoop):
             raise_closed()
         if self._debug:
             handle = self._debug_handle(callback, args, context, "call_soon", check_thread=True)
-        else:
-            handle = ReadyHandle(callback, args, self, context)
-        self._ready.append(handle)
-        return handle
+            self._ready.append(handle)
+            return handle
+        # ReadyHandle.__init__ inlined: every task step and future callback comes through here,
+        # and building the handle without a C-to-Python __init__ call measured ~30% cheaper
+        # (0.46 -> 0.34 us per handle, 3.11-3.13).
+        fast = _new_object(ReadyHandle)
+        fast._callback = callback
+        fast._args = args
+        fast._loop = self
+        fast._context = _copy_context() if context is None else context
+        fast._cancelled = False
+        fast._repr = None
+        fast._source_traceback = None
+        self._ready.append(fast)
+        return fast
 
     def call_soon_threadsafe(
         self,
@@ -306,7 +326,9 @@ class EventLoop(asyncio.AbstractEventLoop):
         check_callback(callback, method)
         handle = asyncio.Handle(callback, args, self, context)
         if handle._source_traceback:
-            del handle._source_traceback[-1]  # drop our own frame, as asyncio drops its own
+            # Drop this helper's frame and the public method's, as asyncio drops its own, so
+            # "created at" names the caller.
+            del handle._source_traceback[-2:]
         return handle
 
     def _check_thread(self) -> None:
@@ -430,6 +452,17 @@ class EventLoop(asyncio.AbstractEventLoop):
                 raise
             return found
 
+    def _park_reader(self, fd: int) -> bool:
+        """remove_reader() for SocketOps: keeps the registration until the next poll."""
+        if self._closed:
+            return False
+        return self._registry.park_reader(fd)
+
+    def _park_writer(self, fd: int) -> bool:
+        if self._closed:
+            return False
+        return self._registry.park_writer(fd)
+
     def _watch_internal(self, fd: int, callback: Callable[[], None]) -> None:
         self._registry.set_reader(fd, ReadyHandle(callback, (), self, None))
 
@@ -480,35 +513,205 @@ class EventLoop(asyncio.AbstractEventLoop):
 
     # -- transports (issue #4 and later) --------------------------------------------------------
 
-    async def create_connection(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
-        _not_yet("create_connection")
+    async def create_connection(  # type: ignore[override]
+        self,
+        protocol_factory: Callable[[], asyncio.BaseProtocol],
+        host: Any = None,
+        port: Any = None,
+        *,
+        ssl: Any = None,
+        family: int = 0,
+        proto: int = 0,
+        flags: int = 0,
+        sock: socket.socket | None = None,
+        local_addr: Any = None,
+        server_hostname: str | None = None,
+        ssl_handshake_timeout: float | None = None,
+        ssl_shutdown_timeout: float | None = None,
+        happy_eyeballs_delay: float | None = None,
+        interleave: int | None = None,
+        all_errors: bool = False,
+    ) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
+        """loop.create_connection(); 3.13's signature on every version (all_errors is 3.12+
+        in asyncio). ssl= is validated as asyncio does, then refused: TLS has its own issue."""
+        return await _connect.create_connection(
+            self,
+            protocol_factory,
+            host,
+            port,
+            ssl=ssl,
+            family=family,
+            proto=proto,
+            flags=flags,
+            sock=sock,
+            local_addr=local_addr,
+            server_hostname=server_hostname,
+            ssl_handshake_timeout=ssl_handshake_timeout,
+            ssl_shutdown_timeout=ssl_shutdown_timeout,
+            happy_eyeballs_delay=happy_eyeballs_delay,
+            interleave=interleave,
+            all_errors=all_errors,
+        )
 
-    async def create_server(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
-        _not_yet("create_server")
+    async def create_server(  # type: ignore[override]
+        self,
+        protocol_factory: Callable[[], asyncio.BaseProtocol],
+        host: Any = None,
+        port: Any = None,
+        *,
+        family: int = socket.AF_UNSPEC,
+        flags: int = socket.AI_PASSIVE,
+        sock: socket.socket | None = None,
+        backlog: int = 100,
+        ssl: Any = None,
+        reuse_address: bool | None = None,
+        reuse_port: bool | None = None,
+        keep_alive: bool | None = None,
+        ssl_handshake_timeout: float | None = None,
+        ssl_shutdown_timeout: float | None = None,
+        start_serving: bool = True,
+    ) -> asyncio.AbstractServer:
+        """loop.create_server(); 3.13's signature on every version (keep_alive is 3.13 in
+        asyncio). The Server has close_clients()/abort_clients() (3.13) everywhere."""
+        return await _server.create_server(
+            self,
+            protocol_factory,
+            host,
+            port,
+            family=family,
+            flags=flags,
+            sock=sock,
+            backlog=backlog,
+            ssl=ssl,
+            reuse_address=reuse_address,
+            reuse_port=reuse_port,
+            keep_alive=keep_alive,
+            ssl_handshake_timeout=ssl_handshake_timeout,
+            ssl_shutdown_timeout=ssl_shutdown_timeout,
+            start_serving=start_serving,
+        )
 
-    async def sendfile(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
-        _not_yet("sendfile")
+    async def sendfile(
+        self,
+        transport: asyncio.WriteTransport,
+        file: Any,
+        offset: int = 0,
+        count: int | None = None,
+        *,
+        fallback: bool = True,
+    ) -> int:
+        return await _sendfile.sendfile(self, transport, file, offset, count, fallback=fallback)
 
     async def start_tls(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
         _not_yet("start_tls")
 
-    async def create_unix_connection(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
-        _not_yet("create_unix_connection")
+    async def create_unix_connection(  # type: ignore[override]
+        self,
+        protocol_factory: Callable[[], asyncio.BaseProtocol],
+        path: Any = None,
+        *,
+        ssl: Any = None,
+        sock: socket.socket | None = None,
+        server_hostname: str | None = None,
+        ssl_handshake_timeout: float | None = None,
+        ssl_shutdown_timeout: float | None = None,
+    ) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
+        return await _connect.create_unix_connection(
+            self,
+            protocol_factory,
+            path,
+            ssl=ssl,
+            sock=sock,
+            server_hostname=server_hostname,
+            ssl_handshake_timeout=ssl_handshake_timeout,
+            ssl_shutdown_timeout=ssl_shutdown_timeout,
+        )
 
-    async def create_unix_server(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
-        _not_yet("create_unix_server")
+    async def create_unix_server(  # type: ignore[override]
+        self,
+        protocol_factory: Callable[[], asyncio.BaseProtocol],
+        path: Any = None,
+        *,
+        sock: socket.socket | None = None,
+        backlog: int = 100,
+        ssl: Any = None,
+        ssl_handshake_timeout: float | None = None,
+        ssl_shutdown_timeout: float | None = None,
+        start_serving: bool = True,
+        cleanup_socket: bool = True,
+    ) -> asyncio.AbstractServer:
+        """loop.create_unix_server(); cleanup_socket (3.13 in asyncio) works on every version."""
+        return await _server.create_unix_server(
+            self,
+            protocol_factory,
+            path,
+            sock=sock,
+            backlog=backlog,
+            ssl=ssl,
+            ssl_handshake_timeout=ssl_handshake_timeout,
+            ssl_shutdown_timeout=ssl_shutdown_timeout,
+            start_serving=start_serving,
+            cleanup_socket=cleanup_socket,
+        )
 
-    async def connect_accepted_socket(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
-        _not_yet("connect_accepted_socket")
+    async def connect_accepted_socket(  # type: ignore[override]
+        self,
+        protocol_factory: Callable[[], asyncio.BaseProtocol],
+        sock: socket.socket,
+        *,
+        ssl: Any = None,
+        ssl_handshake_timeout: float | None = None,
+        ssl_shutdown_timeout: float | None = None,
+    ) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
+        return await _connect.connect_accepted_socket(
+            self,
+            protocol_factory,
+            sock,
+            ssl=ssl,
+            ssl_handshake_timeout=ssl_handshake_timeout,
+            ssl_shutdown_timeout=ssl_shutdown_timeout,
+        )
 
-    async def create_datagram_endpoint(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
-        _not_yet("create_datagram_endpoint")
+    # typeshed still lists reuse_address, which 3.11 removed from the signature: hence the ignore.
+    async def create_datagram_endpoint(  # type: ignore[override]
+        self,
+        protocol_factory: Callable[[], _ProtocolT],
+        local_addr: Any = None,
+        remote_addr: Any = None,
+        *,
+        family: int = 0,
+        proto: int = 0,
+        flags: int = 0,
+        reuse_port: bool | None = None,
+        allow_broadcast: bool | None = None,
+        sock: socket.socket | None = None,
+    ) -> tuple[asyncio.DatagramTransport, _ProtocolT]:
+        return await _datagram.create_datagram_endpoint(
+            self._transport_io(),
+            protocol_factory,
+            local_addr,
+            remote_addr,
+            family=family,
+            proto=proto,
+            flags=flags,
+            reuse_port=reuse_port,
+            allow_broadcast=allow_broadcast,
+            sock=sock,
+        )
 
-    async def connect_read_pipe(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
-        _not_yet("connect_read_pipe")
+    async def connect_read_pipe(
+        self, protocol_factory: Callable[[], _ProtocolT], pipe: Any
+    ) -> tuple[asyncio.ReadTransport, _ProtocolT]:
+        return await _pipes.connect_read_pipe(self._transport_io(), protocol_factory, pipe)
 
-    async def connect_write_pipe(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
-        _not_yet("connect_write_pipe")
+    async def connect_write_pipe(
+        self, protocol_factory: Callable[[], _ProtocolT], pipe: Any
+    ) -> tuple[asyncio.WriteTransport, _ProtocolT]:
+        return await _pipes.connect_write_pipe(self._transport_io(), protocol_factory, pipe)
+
+    def _transport_io(self) -> LoopIO:
+        """What a transport may do with this loop's fds (see transports/_fdio.py)."""
+        return LoopIO(self, self._registry, self._transports)
 
     async def subprocess_shell(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
         _not_yet("subprocess_shell")
@@ -571,6 +774,16 @@ class EventLoop(asyncio.AbstractEventLoop):
     def clock(self) -> Clock:
         """The clock this loop reads its time from (real time unless one was given)."""
         return self._clock
+
+    # -- treadle extension point added for structured concurrency (issue 5) ---------------------
+
+    def next_timer_deadline(self) -> float | None:
+        """Loop time of the earliest live timer, or None: where a virtual clock's autojump goes."""
+        timers = self._timers
+        if timers and not timers[0][2]._cancelled:
+            return timers[0][0]  # the heap's head, the common case
+        live = [when for when, _, handle in timers if not handle._cancelled]
+        return min(live, default=None)
 
     # -- debug ----------------------------------------------------------------------------------
 

@@ -1,0 +1,334 @@
+"""DatagramTransport: a UDP or Unix datagram socket, a queue of unsent datagrams, a protocol.
+
+How this works
+--------------
+``sendto`` tries the socket at once when nothing is queued; only a full send buffer
+(BlockingIOError) queues the datagram and registers a writer, which drains the queue in order.
+A datagram is never split: it goes out whole or waits whole. The reader takes one datagram per
+readiness event, so a protocol that calls pause_reading() in datagram_received() gets no more.
+
+Errors follow asyncio's split (selector loop, 3.11-3.13): an OSError from recvfrom/sendto is the
+network talking (ICMP port unreachable arrives as ConnectionRefusedError on a connected socket)
+and goes to ``protocol.error_received`` with the transport left open; anything else is a bug and
+closes the transport through the exception handler ("Fatal read error on datagram transport").
+
+Lifecycle (``TransportState``): OPEN -> CLOSING (close() with datagrams still queued) -> CLOSED
+(connection_lost is scheduled or done). abort() goes straight to CLOSED and drops the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import socket
+import sys
+import warnings
+from asyncio.trsock import TransportSocket
+from collections.abc import Callable
+from typing import Any
+
+from ._fdio import (
+    RECV_BUFFER_SIZE,
+    LoopIO,
+    TransportState,
+    recv_view,
+    set_result_unless_cancelled,
+)
+from ._flow import WriteFlowControl
+
+logger = logging.getLogger("asyncio")
+
+# 3.11/3.12 drop an empty datagram in sendto(); 3.13 sends it (gh-113812) and counts 8 bytes of
+# header per queued datagram, so that a flood of empty datagrams still reaches the high mark.
+_SENDS_EMPTY = sys.version_info >= (3, 13)
+_HEADER_SIZE = 8 if _SENDS_EMPTY else 0
+
+# asyncio logs a warning once this many writes were attempted after the connection was lost.
+LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
+
+_WOULD_BLOCK = (BlockingIOError, InterruptedError)
+
+Address = Any  # a (host, port[, flowinfo, scope_id]) tuple, or a path for AF_UNIX
+
+
+class DatagramTransport(asyncio.DatagramTransport):
+    """The transport of ``loop.create_datagram_endpoint`` (asyncio.DatagramTransport).
+
+    ``address``, when given, is the default destination: sendto() then accepts only None or
+    that address. Besides the DatagramTransport API it offers what asyncio's selector transport
+    offers: pause_reading/resume_reading/is_reading and the write buffer limits.
+    """
+
+    max_size = RECV_BUFFER_SIZE  # bytes read per datagram; larger Unix datagrams are truncated
+
+    _sock: socket.socket | None = None  # set once __init__ got that far; __del__ relies on it
+
+    def __init__(
+        self,
+        io: LoopIO,
+        sock: socket.socket,
+        protocol: asyncio.BaseProtocol,
+        address: Address = None,
+        waiter: asyncio.Future[None] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        info = dict(extra or {})
+        info["socket"] = TransportSocket(sock)
+        info["sockname"] = _sockname(sock)
+        if "peername" not in info:
+            info["peername"] = _peername(sock)
+        super().__init__(info)
+        self._io = io
+        self._loop: asyncio.AbstractEventLoop | None = io.loop
+        self._recv_view = recv_view(io.loop)
+        self._sock = sock
+        self._sock_fd = sock.fileno()
+        self._protocol: Any = protocol
+        self._address = address
+        self._state = TransportState.OPEN
+        self._reading_paused = False
+        self._lost_writes = 0  # sendto() calls after connection loss, for asyncio's warning
+        self._queue: collections.deque[tuple[bytes, Address]] = collections.deque()
+        self._queued_size = 0  # invariant: sum of len(data) + _HEADER_SIZE over _queue
+        self._flow = WriteFlowControl(self._report_flow_error)
+        # asyncio sends with send() whenever the socket has a peer, whatever the address.
+        self._connected = bool(info["peername"])
+        io.claim(self._sock_fd, self)
+        loop = io.loop
+        loop.call_soon(protocol.connection_made, self)
+        # Read only once connection_made() has run, and wake the creator after both.
+        loop.call_soon(self._start_reading)
+        if waiter is not None:
+            loop.call_soon(set_result_unless_cancelled, waiter)
+
+    def __repr__(self) -> str:
+        info = [type(self).__name__]
+        if self._sock is None:
+            info.append("closed")
+        elif self._state is TransportState.CLOSING:
+            info.append("closing")
+        info.append(f"fd={self._sock_fd}")
+        if self._sock is not None and self._loop is not None and not self._loop.is_closed():
+            info.append("read=polling" if self._io.is_reading(self._sock_fd) else "read=idle")
+            state = "polling" if self._io.is_writing(self._sock_fd) else "idle"
+            info.append(f"write=<{state}, bufsize={self.get_write_buffer_size()}>")
+        return "<{}>".format(" ".join(info))
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        if self._sock is not None:
+            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
+            self._sock.close()
+
+    # -- protocol and state ---------------------------------------------------------------------
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._protocol = protocol
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._protocol  # type: ignore[no-any-return]
+
+    def is_closing(self) -> bool:
+        return self._state is not TransportState.OPEN
+
+    def close(self) -> None:
+        if self._state is not TransportState.OPEN:
+            return
+        self._state = TransportState.CLOSING
+        self._io.remove_reader(self._sock_fd)
+        if not self._queue:
+            self._state = TransportState.CLOSED
+            self._io.remove_writer(self._sock_fd)
+            self._io.loop.call_soon(self._call_connection_lost, None)
+
+    def abort(self) -> None:
+        self._force_close(None)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def is_reading(self) -> bool:
+        return self._state is TransportState.OPEN and not self._reading_paused
+
+    def pause_reading(self) -> None:
+        if not self.is_reading():
+            return
+        self._reading_paused = True
+        self._io.remove_reader(self._sock_fd)
+        if self._io.loop.get_debug():
+            logger.debug("%r pauses reading", self)
+
+    def resume_reading(self) -> None:
+        if self._state is not TransportState.OPEN or not self._reading_paused:
+            return
+        self._reading_paused = False
+        self._io.add_reader(self._sock_fd, self._read_ready)
+        if self._io.loop.get_debug():
+            logger.debug("%r resumes reading", self)
+
+    def _start_reading(self) -> None:
+        if self.is_reading():
+            self._io.add_reader(self._sock_fd, self._read_ready)
+
+    def _read_ready(self) -> None:
+        if self._state is TransportState.CLOSED:
+            return
+        assert self._sock is not None
+        view = self._recv_view
+        try:
+            nbytes, addr = self._sock.recvfrom_into(view, self.max_size)
+        except _WOULD_BLOCK:
+            pass
+        except OSError as exc:
+            self._protocol.error_received(exc)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal read error on datagram transport")
+        else:
+            self._protocol.datagram_received(bytes(view[:nbytes]), addr)
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def sendto(self, data: Any, addr: Address = None) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(
+                f"data argument must be a bytes-like object, not {type(data).__name__!r}"
+            )
+        if not data and not _SENDS_EMPTY:
+            return
+        if self._address:
+            if addr not in (None, self._address):
+                raise ValueError(f"Invalid address: must be None or {self._address}")
+            addr = self._address
+        if self._state is TransportState.CLOSED and (self._address or self._sock is None):
+            # asyncio drops writes after the loss of a connected endpoint, warning from the
+            # fifth on (its counter starts at 1 when the endpoint closes).
+            self._lost_writes += 1
+            if self._lost_writes >= LOG_THRESHOLD_FOR_CONNLOST_WRITES:
+                logger.warning("socket.send() raised exception.")
+            return
+        if not self._queue:
+            try:
+                self._send(data, addr)
+                return
+            except _WOULD_BLOCK:
+                self._io.add_writer(self._sock_fd, self._write_ready)
+            except OSError as exc:
+                self._protocol.error_received(exc)
+                return
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._fatal_error(exc, "Fatal write error on datagram transport")
+                return
+        # Copy: the caller may reuse its bytearray or memoryview once sendto() returns.
+        self._queue.append((bytes(data), addr))
+        self._queued_size += len(data) + _HEADER_SIZE
+        self._flow.after_growth(self._protocol, self._queued_size)
+
+    def _send(self, data: Any, addr: Address) -> None:
+        assert self._sock is not None
+        if self._connected:
+            self._sock.send(data)
+        else:
+            self._sock.sendto(data, addr)
+
+    def _write_ready(self) -> None:
+        queue = self._queue
+        while queue:
+            data, addr = queue[0]
+            try:
+                self._send(data, addr)
+            except _WOULD_BLOCK:
+                break
+            except OSError as exc:
+                # Like asyncio, the datagram that failed is gone; the rest stay queued and the
+                # writer stays registered, so they go out on the next readiness event.
+                self._dequeued(queue.popleft()[0])
+                self._protocol.error_received(exc)
+                return
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._dequeued(queue.popleft()[0])
+                self._fatal_error(exc, "Fatal write error on datagram transport")
+                return
+            self._dequeued(queue.popleft()[0])
+        self._flow.after_shrink(self._protocol, self._queued_size)  # may call sendto()
+        if not queue:
+            self._io.remove_writer(self._sock_fd)
+            if self._state is TransportState.CLOSING:
+                self._state = TransportState.CLOSED
+                self._call_connection_lost(None)
+
+    def _dequeued(self, data: bytes) -> None:
+        self._queued_size -= len(data) + _HEADER_SIZE
+
+    def get_write_buffer_size(self) -> int:
+        return self._queued_size
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._flow.get_limits()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._flow.set_limits(high, low)
+        self._flow.after_growth(self._protocol, self._queued_size)
+
+    def _report_flow_error(self, message: str, exc: BaseException) -> None:
+        self._io.loop.call_exception_handler(
+            {"message": message, "exception": exc, "transport": self, "protocol": self._protocol}
+        )
+
+    # -- closing --------------------------------------------------------------------------------
+
+    def _fatal_error(self, exc: BaseException, message: str) -> None:
+        if isinstance(exc, OSError):
+            if self._io.loop.get_debug():
+                logger.debug("%r: %s", self, message, exc_info=True)
+        else:
+            self._io.loop.call_exception_handler(
+                {
+                    "message": message,
+                    "exception": exc,
+                    "transport": self,
+                    "protocol": self._protocol,
+                }
+            )
+        self._force_close(exc)
+
+    def _force_close(self, exc: BaseException | None) -> None:
+        if self._state is TransportState.CLOSED:
+            return
+        if self._queue:
+            self._queue.clear()
+            self._queued_size = 0
+            self._io.remove_writer(self._sock_fd)
+        if self._state is TransportState.OPEN:
+            self._io.remove_reader(self._sock_fd)
+        self._state = TransportState.CLOSED
+        self._io.loop.call_soon(self._call_connection_lost, exc)
+
+    def _call_connection_lost(self, exc: BaseException | None) -> None:
+        try:
+            self._protocol.connection_lost(exc)
+        finally:
+            assert self._sock is not None
+            self._sock.close()
+            self._sock = None
+            self._protocol = None
+            self._loop = None
+            self._io.release(self._sock_fd, self)
+
+
+def _sockname(sock: socket.socket) -> Any:
+    try:
+        return sock.getsockname()
+    except OSError:
+        return None
+
+
+def _peername(sock: socket.socket) -> Any:
+    try:
+        return sock.getpeername()
+    except OSError:
+        return None

@@ -1,0 +1,72 @@
+"""WriteFlowControl: asyncio's high/low water marks and the protocol's pause/resume calls.
+
+asyncio documents it for every write transport: when the write buffer grows above the high mark
+the protocol's pause_writing() is called once; when it drains to the low mark or below,
+resume_writing() is called once. Defaults are 64 KiB high and a quarter of high as low;
+``set_write_buffer_limits(high, low)`` derives a missing mark from the other (high = 4 * low,
+low = high // 4) and rejects limits that are not ``high >= low >= 0`` with asyncio's message.
+
+The transport owns the buffer and tells this object its size after each change; this object owns
+only the marks and the "protocol is paused" bit. An exception from pause_writing/resume_writing
+is reported (asyncio's "protocol.pause_writing() failed") and never reaches the caller of write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+DEFAULT_HIGH_WATER = 64 * 1024
+
+ErrorReporter = Callable[[str, BaseException], None]
+
+
+def checked_limits(high: int | None, low: int | None) -> tuple[int, int]:
+    """(high, low) as asyncio derives and validates them; ValueError when they do not fit."""
+    if high is None:
+        high = DEFAULT_HIGH_WATER if low is None else 4 * low
+    if low is None:
+        low = high // 4
+    if not high >= low >= 0:
+        raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
+    return high, low
+
+
+class WriteFlowControl:
+    __slots__ = ("_high", "_low", "_report", "paused")
+
+    def __init__(self, report: ErrorReporter) -> None:
+        self._high, self._low = checked_limits(None, None)
+        self._report = report
+        self.paused = False  # invariant: True between a pause_writing() and its resume_writing()
+
+    def get_limits(self) -> tuple[int, int]:
+        """asyncio's order: (low, high)."""
+        return self._low, self._high
+
+    def set_limits(self, high: int | None, low: int | None) -> None:
+        self._high, self._low = checked_limits(high, low)
+
+    def after_growth(self, protocol: Any, size: int) -> None:
+        """Call after the buffer grew (or the limits changed) to ``size`` bytes."""
+        if size <= self._high or self.paused:
+            return
+        self.paused = True
+        try:
+            protocol.pause_writing()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._report("protocol.pause_writing() failed", exc)
+
+    def after_shrink(self, protocol: Any, size: int) -> None:
+        """Call after the buffer shrank to ``size`` bytes."""
+        if not self.paused or size > self._low:
+            return
+        self.paused = False
+        try:
+            protocol.resume_writing()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._report("protocol.resume_writing() failed", exc)
