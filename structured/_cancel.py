@@ -1,0 +1,414 @@
+"""CancelScope: where cancellation starts, and how it spreads level-triggered over asyncio Tasks.
+
+The model (Trio's): scopes form a tree. A task is *effectively cancelled* when, walking from its
+innermost scope outwards, a cancelled scope is met before a shielded one. While that holds, every
+checkpoint of the task raises ``asyncio.CancelledError``, not just the first one; the outermost
+visible cancelled scope catches the error when it exits, and swallows only what it caused.
+
+How it is delivered on asyncio's C Task, whose step we cannot override:
+
+1. When a scope is cancelled (``cancel()`` or its deadline timer), we walk its subtree, skipping
+   shielded or already-cancelled child scopes, and call ``task.cancel()`` on each task found in it.
+   A parked task wakes with CancelledError, exactly as asyncio's own cancellation does.
+2. Each delivery queues a *follow-up check* (``loop.call_soon``; one callback for all the tasks
+   of a scope's cancellation), queued after the tasks' wake-ups, so it runs just after each
+   task's next step. If the task is
+   still effectively cancelled then (it caught the error and awaited again), we deliver again.
+   That is the whole of level triggering: no per-step wrapper, no polling of idle tasks; a task
+   pays only while it is being cancelled. docs/structured-design.md has the measurements behind
+   this choice over a coroutine wrapper.
+3. We never ``cancel()`` the running task (that would set asyncio's ``_must_cancel`` and could
+   turn a normal return into a cancellation); we defer to the follow-up check, which runs once the
+   task has suspended. A task not started yet is deferred the same way, so a nursery child spawned
+   into a cancelled scope runs up to its first checkpoint, as in Trio.
+
+Counting: each ``task.cancel()`` we make adds one to ``task.cancelling()``; the catching scope
+calls ``uncancel()`` that many times, then swallows the CancelledError only if
+``task.cancelling()`` is back to where it was when the scope was entered. A cancellation someone
+else requested (``task.cancel()``, asyncio.timeout, a TaskGroup) therefore passes through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import functools
+import math
+from types import TracebackType
+from typing import Any
+
+from ._tasks import TaskState, state_for, states
+
+_current_task = asyncio.current_task
+
+
+class ScopeState(enum.Enum):
+    NEW = "new"
+    ACTIVE = "active"
+    EXITED = "exited"
+
+
+class CancelScope:
+    """A region of code that can be cancelled as a unit, by a call or by a deadline.
+
+    ``deadline``: loop time (``loop.time()``) at which the scope cancels itself; ``math.inf``
+    for none. ``shield``: when True, cancellation of enclosing scopes does not reach inside.
+    Both are mutable while the scope is active. Use with ``with``; a scope may be entered once,
+    must be exited by the task that entered it, innermost first (else RuntimeError).
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_cancel_called",
+        "_cancelled_caught",
+        "_cancelling",
+        "_children",
+        "_deadline",
+        "_host",
+        "_loop",
+        "_parent",
+        "_shield",
+        "_state",
+        "_tasks",
+        "_timer",
+    )
+
+    def __init__(self, *, deadline: float = math.inf, shield: bool = False) -> None:
+        if math.isnan(deadline):
+            raise ValueError("deadline must not be NaN")
+        self._deadline = deadline
+        self._shield = shield
+        self._cancel_called = False
+        self._cancelled_caught = False
+        self._state = ScopeState.NEW
+        self._parent: CancelScope | None = None
+        self._host: TaskState | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._children: set[CancelScope] | None = None  # scopes entered directly inside this one
+        self._tasks: set[TaskState] | None = None  # nursery children rooted here (nurseries only)
+        self._timer: asyncio.TimerHandle | None = None
+        self._cancelling = 0  # task.cancelling() at __enter__
+
+    def __repr__(self) -> str:
+        parts = [self._state.value]
+        if self._cancel_called:
+            parts.append("cancelled")
+        if self._shield:
+            parts.append("shielded")
+        if self._deadline != math.inf:
+            parts.append(f"deadline={self._deadline:.3f}")
+        return f"<CancelScope at {id(self):#x}, {', '.join(parts)}>"
+
+    # -- entering and exiting -------------------------------------------------------------------
+
+    def __enter__(self) -> CancelScope:
+        task = _current_task()
+        if task is None:
+            raise RuntimeError("a CancelScope must be entered from inside an asyncio task")
+        if self._state is not ScopeState.NEW:
+            raise RuntimeError(
+                "this CancelScope was already entered; each scope is for one 'with' block, "
+                "create a new CancelScope instead"
+            )
+        host = states.get(task) or state_for(task)
+        self._enter_as(host, task)
+        return self
+
+    def _enter_as(self, host: TaskState, task: asyncio.Task[Any]) -> None:
+        parent = host.scope
+        self._parent = parent
+        self._host = host
+        self._state = ScopeState.ACTIVE
+        self._cancelling = task.cancelling()
+        if parent is not None:
+            children = parent._children
+            if children is None:
+                parent._children = {self}
+            else:
+                children.add(self)
+        host.scope = self
+        if self._deadline != math.inf:
+            # The loop is looked up only for scopes that need it (entering 100k plain scopes is
+            # a benchmark of its own).
+            self._loop = loop = task.get_loop()
+            if self._deadline <= loop.time():
+                self._cancel_called = True
+            else:
+                self._timer = loop.call_at(self._deadline, self._expire)
+        if self._cancel_called:
+            deliver(host)  # deferred to after the next suspension: host is running
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        host = self._host
+        if host is None or self._state is not ScopeState.ACTIVE:
+            raise RuntimeError(f"{self!r} was never entered, or was exited already")
+        task = _current_task()
+        if task is not host.task:
+            raise RuntimeError(
+                f"{self!r} was entered in {host.task!r} but exited in {task!r}; a cancel scope "
+                "must be exited by the task that entered it (did a 'with' block span tasks, or "
+                "an async generator yield inside one?)"
+            )
+        if host.scope is not self:
+            self._exit_out_of_order(host, exc)
+        return self._close(host, task, exc)
+
+    def _exit_out_of_order(self, host: TaskState, exc: BaseException | None) -> None:
+        inner = host.scope
+        # Close what is still open inside us, so the task's scope stack is sane afterwards.
+        while host.scope is not None and host.scope is not self:
+            stray = host.scope
+            stray._detach(host)
+        raise RuntimeError(
+            f"cancel scopes exited out of order: {self!r} was exited while {inner!r}, entered "
+            "inside it, was still open; exit scopes innermost first (is a 'with' block closed "
+            "from another coroutine or an async generator?)"
+        ) from exc
+
+    def _detach(self, host: TaskState) -> None:
+        host.scope = self._parent
+        if self._parent is not None and self._parent._children is not None:
+            self._parent._children.discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._state = ScopeState.EXITED
+
+    def _close(self, host: TaskState, task: asyncio.Task[Any], exc: BaseException | None) -> bool:
+        # _detach(), inlined: this runs for every scope exit.
+        parent = self._parent
+        host.scope = parent
+        if parent is not None and parent._children is not None:
+            parent._children.discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._state = ScopeState.EXITED
+        if not self._cancel_called:
+            if self._shield and effective_cancel(parent) is not None:
+                deliver(host)  # leaving a shield into a cancelled scope: next checkpoint raises
+            return False
+        if not self._shield and parent is not None and effective_cancel(parent) is not None:
+            # An outer cancelled scope is visible from here: it, not we, catches.
+            deliver(host)
+            return False
+        # We are the catching scope: take back every cancel() treadle made on this task.
+        for _ in range(host.delivered):
+            task.uncancel()
+        host.delivered = 0
+        if exc is None:
+            return False
+        if isinstance(exc, asyncio.CancelledError):
+            if task.cancelling() > self._cancelling:
+                return False  # someone else also asked to cancel this task: let it through
+            self._cancelled_caught = True
+            return True
+        if isinstance(exc, BaseExceptionGroup):
+            matched, rest = exc.split(asyncio.CancelledError)
+            if matched is not None and task.cancelling() <= self._cancelling:
+                self._cancelled_caught = True
+                if rest is None:
+                    return True
+                raise rest from None  # the group minus the cancellations we caused
+        return False
+
+    # -- cancelling -----------------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Cancel this scope: every checkpoint inside raises CancelledError until it exits.
+
+        Idempotent; harmless before entering (the scope starts cancelled) and after exiting.
+        """
+        if self._cancel_called:
+            return
+        self._cancel_called = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._state is ScopeState.ACTIVE and (
+            self._shield or self._parent is None or effective_cancel(self._parent) is None
+        ):
+            deliver_to_subtree(self)
+
+    def _host_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            assert self._host is not None
+            self._loop = self._host.task.get_loop()
+        return self._loop
+
+    def _expire(self) -> None:
+        self._timer = None
+        self.cancel()
+
+    @property
+    def cancel_called(self) -> bool:
+        """True once ``cancel()`` was called or the deadline passed."""
+        if (
+            not self._cancel_called
+            and self._state is ScopeState.ACTIVE
+            and self._deadline != math.inf
+            and self._deadline <= self._host_loop().time()
+        ):
+            self.cancel()  # the timer is due but has not run yet
+        return self._cancel_called
+
+    @property
+    def cancelled_caught(self) -> bool:
+        """True if this scope caught a CancelledError (that it caused) on exit."""
+        return self._cancelled_caught
+
+    # -- mutable deadline and shield ------------------------------------------------------------
+
+    @property
+    def deadline(self) -> float:
+        return self._deadline
+
+    @deadline.setter
+    def deadline(self, value: float) -> None:
+        value = float(value)
+        if math.isnan(value):
+            raise ValueError("deadline must not be NaN")
+        self._deadline = value
+        if self._state is not ScopeState.ACTIVE or self._cancel_called:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if value == math.inf:
+            return
+        loop = self._host_loop()
+        if value <= loop.time():
+            self.cancel()
+        else:
+            self._timer = loop.call_at(value, self._expire)
+
+    @property
+    def shield(self) -> bool:
+        return self._shield
+
+    @shield.setter
+    def shield(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise TypeError("shield must be a bool")
+        was = self._shield
+        self._shield = value
+        # Unshielding makes an outer cancellation visible inside: deliver it now.
+        if (
+            was
+            and not value
+            and self._state is ScopeState.ACTIVE
+            and effective_cancel(self._parent) is not None
+        ):
+            deliver_to_subtree(self)
+
+
+# -- the tree ---------------------------------------------------------------------------------
+
+
+def effective_cancel(scope: CancelScope | None) -> CancelScope | None:
+    """The cancelled scope visible from ``scope`` (innermost first), or None."""
+    while scope is not None:
+        if scope._cancel_called:
+            return scope
+        if scope._shield:
+            return None
+        scope = scope._parent
+    return None
+
+
+def deliver_to_subtree(root: CancelScope) -> None:
+    """Deliver cancellation to every task whose innermost scope lies under ``root``.
+
+    Child scopes that are shielded, or cancelled themselves (their subtree got it already), are
+    not entered. All the follow-up checks go in one callback queued after every wake-up.
+    """
+    batch: list[TaskState] = []
+    pending = [root]
+    while pending:
+        scope = pending.pop()
+        host = scope._host
+        if host is not None and host.scope is scope:
+            _deliver(host, batch)
+        if scope._tasks:
+            for state in scope._tasks:
+                if state.scope is scope:
+                    _deliver(state, batch)
+        if scope._children:
+            pending.extend(
+                child for child in scope._children if not child._shield and not child._cancel_called
+            )
+    if batch:
+        batch[0].task.get_loop().call_soon(_run_follow_ups, batch)
+
+
+def deliver(state: TaskState) -> None:
+    """Make ``state.task`` raise CancelledError at its next checkpoint (or now, if parked)."""
+    batch: list[TaskState] = []
+    _deliver(state, batch)
+    if batch:
+        state.task.get_loop().call_soon(_run_follow_ups, batch)
+
+
+def _deliver(state: TaskState, batch: list[TaskState]) -> None:
+    if state.in_flight or state.immune:
+        return
+    task = state.task
+    if task.done():
+        return
+    state.in_flight = True
+    waiter = task._fut_waiter  # type: ignore[attr-defined]
+    if task._must_cancel or (  # type: ignore[attr-defined]
+        waiter is None and (_current_task() is task or not _has_started(task))
+    ):
+        # Running, not started, or a cancellation is already pending: decide after its next step.
+        state.waited_on = None
+    else:
+        state.delivered += 1
+        state.waited_on = waiter
+        task.cancel()
+    batch.append(state)
+
+
+def _run_follow_ups(batch: list[TaskState]) -> None:
+    for state in batch:
+        follow_up(state)
+
+
+def follow_up(state: TaskState) -> None:
+    """Runs after the task's next step: deliver again while it is still cancelled."""
+    task = state.task
+    if task.done() or effective_cancel(state.scope) is None:
+        state.in_flight = False
+        state.waited_on = None
+        return
+    waiter = state.waited_on
+    if waiter is not None and waiter is task._fut_waiter:  # type: ignore[attr-defined]
+        if waiter.done():
+            # Its wake-up was queued after this check: look again next iteration.
+            task.get_loop().call_soon(follow_up, state)
+        else:
+            # The cancel went to a future that did not finish on cancel() (an awaited Task
+            # cleaning up, or one that swallowed it). Re-cancelling now would spin: wait for it.
+            # Done callbacks run in the order added, so ours runs after the task's wake-up.
+            waiter.add_done_callback(functools.partial(_follow_up_after, state))
+        return
+    state.in_flight = False
+    state.waited_on = None
+    deliver(state)
+
+
+def _follow_up_after(state: TaskState, _: asyncio.Future[Any]) -> None:
+    follow_up(state)
+
+
+def _has_started(task: asyncio.Task[Any]) -> bool:
+    coro = task.get_coro()
+    frame = getattr(coro, "cr_frame", None)
+    if frame is None:
+        return True  # finished coroutine, or not a native coroutine: treat as running
+    return bool(getattr(coro, "cr_suspended", True) or getattr(coro, "cr_running", False))

@@ -1,0 +1,274 @@
+"""Nurseries: tasks with a parent, whose failures are never lost.
+
+A nursery is a cancel scope (``nursery.cancel_scope``) plus the set of child tasks rooted in it.
+Children are ordinary asyncio Tasks created by ``loop.create_task``; a done callback reports each
+one's end to the nursery. The first failure cancels the scope (so siblings and the body unwind),
+``__aexit__`` waits for every child, even when the body raised, and then raises everything that
+went wrong as one (Base)ExceptionGroup, as Trio does with strict exception groups.
+
+Cancellations are not errors: when all that happened is cancellation, ``__aexit__`` raises a plain
+CancelledError, which the cancel scope that caused it catches (asyncio's TaskGroup behaves the
+same way). A child cancelled from outside treadle (``child.cancel()``) just ends, as in a TaskGroup.
+
+While ``__aexit__`` waits, the body task is marked *immune* to level-triggered re-delivery: the wait
+is not a place where repeated CancelledErrors could do any good, only spin. The children get the
+cancellation through the tree instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from types import CoroutineType, TracebackType
+from typing import Any
+
+from ._cancel import CancelScope, deliver, effective_cancel
+from ._tasks import TaskState, state_for, states
+
+_GROUP_MESSAGE = "errors in a treadle nursery"
+
+
+class Nursery:
+    """Where child tasks live; get one from ``async with open_nursery() as nursery``."""
+
+    __slots__ = ("_closed", "_errors", "_host", "_loop", "_scope", "_waiter")
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, host: TaskState, scope: CancelScope
+    ) -> None:
+        self._loop = loop
+        self._host = host
+        self._scope = scope
+        self._errors: list[BaseException] = []
+        self._closed = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<Nursery at {id(self):#x}, {state}, {len(self._scope._tasks or ())} children>"
+
+    @property
+    def cancel_scope(self) -> CancelScope:
+        """The scope around the body and every child; ``cancel()`` it to stop them all."""
+        return self._scope
+
+    @property
+    def child_tasks(self) -> frozenset[asyncio.Task[Any]]:
+        return frozenset(state.task for state in self._scope._tasks or ())
+
+    @property
+    def parent_task(self) -> asyncio.Task[Any]:
+        return self._host.task
+
+    def start_soon(
+        self, fn: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None
+    ) -> asyncio.Task[Any]:
+        """Start ``fn(*args)`` as a child task; returns the asyncio Task.
+
+        Raises RuntimeError once the nursery is closed (its ``async with`` block has finished
+        and all its children are done).
+        """
+        return self._spawn(fn, args, name, None)
+
+    async def start(
+        self, fn: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None
+    ) -> Any:
+        """Start ``fn(*args, task_status=...)`` and return the value it passes to ``started()``.
+
+        Until ``task_status.started()`` the child runs in the caller's cancel scope, and an error
+        it raises comes out of this call; afterwards it lives in this nursery.
+        """
+        if self._closed:
+            raise _closed_error()
+        async with open_nursery() as staging:
+            status = TaskStatus(staging, self)
+            staging._spawn(fn, args, name, status)
+        if not status._called:
+            raise RuntimeError("child exited without calling task_status.started()")
+        return status._value
+
+    def _spawn(
+        self,
+        fn: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        name: str | None,
+        status: TaskStatus | None,
+    ) -> asyncio.Task[Any]:
+        if self._closed:
+            raise _closed_error()
+        coro = fn(*args) if status is None else fn(*args, task_status=status)
+        if type(coro) is not CoroutineType and not asyncio.iscoroutine(coro):
+            raise TypeError(
+                f"start_soon() expected an async function, but {fn!r} returned {coro!r}; "
+                "pass the function and its arguments, not the result of calling it"
+            )
+        task = self._loop.create_task(coro, name=name)
+        scope = self._scope
+        state = TaskState(task, scope)
+        state.nursery = self
+        states[task] = state
+        assert scope._tasks is not None
+        scope._tasks.add(state)
+        task.add_done_callback(_child_done)
+        if status is not None:
+            status._state = state
+        if effective_cancel(scope) is not None:
+            deliver(state)  # deferred until it reaches its first checkpoint
+        return task
+
+    def _child_finished(self, state: TaskState) -> None:
+        tasks = self._scope._tasks
+        assert tasks is not None
+        tasks.discard(state)
+        task = state.task
+        if not task.cancelled():
+            error = task.exception()
+            if error is not None:
+                self._errors.append(error)
+                self._scope.cancel()
+        if not tasks and self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def _wait_for_children(self) -> bool:
+        """Wait until no child is left; True if the body task was cancelled from outside."""
+        tasks = self._scope._tasks
+        assert tasks is not None
+        cancelled_from_outside = False
+        self._host.immune = True
+        try:
+            while tasks:
+                self._waiter = self._loop.create_future()
+                try:
+                    await self._waiter
+                except asyncio.CancelledError:
+                    # task.cancel() by someone else (treadle's own deliveries skip an immune
+                    # task): like a TaskGroup, cancel the children, keep waiting, re-raise later.
+                    cancelled_from_outside = True
+                    self._scope.cancel()
+        finally:
+            self._host.immune = False
+            self._waiter = None
+        return cancelled_from_outside
+
+
+def _child_done(task: asyncio.Task[Any]) -> None:
+    state = states.pop(task, None)
+    if state is not None and state.nursery is not None:
+        state.nursery._child_finished(state)
+
+
+def _closed_error() -> RuntimeError:
+    return RuntimeError(
+        "this nursery is closed to new arrivals: its 'async with' block and all its children "
+        "have finished; start tasks from inside the block or use a nursery that is still open"
+    )
+
+
+class TaskStatus:
+    """What ``nursery.start()`` passes to the child as ``task_status``."""
+
+    __slots__ = ("_called", "_staging", "_state", "_target", "_value")
+
+    def __init__(self, staging: Nursery, target: Nursery) -> None:
+        self._staging = staging
+        self._target = target
+        self._state: TaskState | None = None
+        self._called = False
+        self._value: Any = None
+
+    def started(self, value: Any = None) -> None:
+        """Tell ``start()`` the child is ready: it returns ``value``, the child moves nurseries."""
+        if self._called:
+            raise RuntimeError("task_status.started() was called twice")
+        state = self._state
+        assert state is not None
+        target = self._target
+        if target._closed:
+            raise _closed_error()
+        self._called = True
+        self._value = value
+        _move_child(state, self._staging, target)
+        staging_tasks = self._staging._scope._tasks
+        waiter = self._staging._waiter
+        if not staging_tasks and waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if effective_cancel(state.scope) is not None:
+            deliver(state)
+
+
+def _move_child(state: TaskState, old: Nursery, new: Nursery) -> None:
+    """Re-root a child, and whatever scopes it has open, from ``old``'s scope to ``new``'s."""
+    old_scope, new_scope = old._scope, new._scope
+    assert old_scope._tasks is not None
+    assert new_scope._tasks is not None
+    old_scope._tasks.discard(state)
+    new_scope._tasks.add(state)
+    state.nursery = new
+    if state.scope is old_scope:
+        state.scope = new_scope
+        return
+    outermost = state.scope
+    while outermost is not None and outermost._parent is not old_scope:
+        outermost = outermost._parent
+    if outermost is None:
+        return
+    outermost._parent = new_scope
+    if old_scope._children is not None:
+        old_scope._children.discard(outermost)
+    if new_scope._children is None:
+        new_scope._children = {outermost}
+    else:
+        new_scope._children.add(outermost)
+
+
+class open_nursery:
+    """``async with open_nursery() as nursery:`` a scope whose children it waits for."""
+
+    __slots__ = ("_nursery",)
+
+    def __init__(self) -> None:
+        self._nursery: Nursery | None = None
+
+    async def __aenter__(self) -> Nursery:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("open_nursery() must be used inside an asyncio task")
+        host = states.get(task) or state_for(task)
+        scope = CancelScope()
+        scope._enter_as(host, task)
+        scope._tasks = set()
+        self._nursery = nursery = Nursery(task.get_loop(), host, scope)
+        return nursery
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        nursery = self._nursery
+        assert nursery is not None
+        scope = nursery._scope
+        body_cancelled = isinstance(exc, asyncio.CancelledError)
+        if exc is not None:
+            # Any way out of the body other than its end cancels the children (Trio's rule; for a
+            # CancelledError from task.cancel(), also asyncio TaskGroup's).
+            if not body_cancelled:
+                nursery._errors.append(exc)
+            scope.cancel()
+        waited = bool(scope._tasks)
+        outside = await nursery._wait_for_children() if waited else False
+        nursery._closed = True
+        errors = nursery._errors
+        raised: BaseException | None = None
+        if errors:
+            raised = BaseExceptionGroup(_GROUP_MESSAGE, errors)
+        elif body_cancelled:
+            raised = exc
+        elif outside or (waited and effective_cancel(scope) is not None):
+            raised = asyncio.CancelledError()  # the wait was a checkpoint in a cancelled scope
+        if scope.__exit__(type(raised) if raised else None, raised, None):
+            return True
+        if raised is None or raised is exc:
+            return False
+        raise raised
