@@ -15,7 +15,9 @@ from typing import Any
 
 logger = logging.getLogger("asyncio")
 
-AddrInfo = tuple[int, int, int, str, Any]
+# (family, type, proto, canonname, sockaddr): typeshed gives each family its own tuple type,
+# which one fixed tuple type in a (non-covariant) list could not hold.
+AddrInfo = tuple[Any, ...]
 
 
 async def getaddrinfo(

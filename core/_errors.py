@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 try:
     import ssl
 except ImportError:  # pragma: no cover - Python built without ssl
-    ssl = None  # type: ignore[assignment]
+    ssl = None  # type: ignore[assignment]  # the module or None; checked before use
 
 
 def raise_closed() -> NoReturn:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._formatting import format_callback_source
+from ._handles import LoopHandle
 
 logger = logging.getLogger("asyncio")
 
@@ -25,7 +26,7 @@ Handler = Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object]
 
 
 def callback_error_context(
-    handle: asyncio.Handle, exc: BaseException, *, debug: bool
+    handle: LoopHandle, exc: BaseException, *, debug: bool
 ) -> dict[str, Any]:
     source = format_callback_source(handle._callback, handle._args, debug=debug)
     context: dict[str, Any] = {
@@ -38,7 +39,7 @@ def callback_error_context(
     return context
 
 
-def log_context(context: dict[str, Any], current_handle: asyncio.Handle | None) -> None:
+def log_context(context: dict[str, Any], current_handle: LoopHandle | None) -> None:
     """What ``loop.default_exception_handler`` does: one error record, extra keys as lines."""
     message = context.get("message") or "Unhandled exception in event loop"
     exception = context.get("exception")

@@ -13,6 +13,9 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Iterator, MutableMapping
+from typing import TypeVar, overload
+
+_T = TypeVar("_T")
 
 
 class FdOwners(MutableMapping[int, asyncio.BaseTransport]):
@@ -21,9 +24,17 @@ class FdOwners(MutableMapping[int, asyncio.BaseTransport]):
     def __init__(self) -> None:
         self._refs: dict[int, weakref.ref[asyncio.BaseTransport]] = {}
 
+    # Mapping.get's two forms, spelled as typeshed spells them so the override type-checks.
+    @overload
+    def get(self, fd: int, /) -> asyncio.BaseTransport | None: ...
+    @overload
     def get(
-        self, fd: int, default: asyncio.BaseTransport | None = None
-    ) -> asyncio.BaseTransport | None:  # type: ignore[override]
+        self, fd: int, default: asyncio.BaseTransport | _T, /
+    ) -> asyncio.BaseTransport | _T: ...
+
+    def get(
+        self, fd: int, default: asyncio.BaseTransport | _T | None = None
+    ) -> asyncio.BaseTransport | _T | None:
         ref = self._refs.get(fd)
         if ref is None:
             return default

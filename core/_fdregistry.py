@@ -23,10 +23,10 @@ The traps, and how they are closed:
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from dataclasses import dataclass
 
+from ._handles import LoopHandle
 from .poll import READ, WRITE, Poller
 
 # Bits that wake a direction: anything but the other direction's bit, so that error and hang-up
@@ -44,8 +44,8 @@ class _Interest:
     def __init__(self) -> None:
         self.parked = 0  # directions whose handle was dropped but whose registration is kept
         self.fileobj: object = None  # what the caller passed, to find it again once closed
-        self.reader: asyncio.Handle | None = None
-        self.writer: asyncio.Handle | None = None
+        self.reader: LoopHandle | None = None
+        self.writer: LoopHandle | None = None
         # As the poller has it. Invariant at every poll: READ set iff reader, WRITE iff writer;
         # between polls a parked direction keeps its bit.
         self.mask = 0
@@ -60,7 +60,7 @@ class FdRegistryStatistics:
 
 
 class FdRegistry:
-    def __init__(self, poller: Poller, ready: deque[asyncio.Handle]) -> None:
+    def __init__(self, poller: Poller, ready: deque[LoopHandle]) -> None:
         self._poller = poller
         self._ready = ready
         self._interests: dict[int, _Interest] = {}
@@ -71,7 +71,7 @@ class FdRegistry:
     def poller(self) -> Poller:
         return self._poller
 
-    def set_reader(self, fd: int, handle: asyncio.Handle, fileobj: object = None) -> None:
+    def set_reader(self, fd: int, handle: LoopHandle, fileobj: object = None) -> None:
         interest = self._interest_for(fd, READ, fileobj)
         interest.fileobj = fd if fileobj is None else fileobj
         old = interest.reader
@@ -79,7 +79,7 @@ class FdRegistry:
         if old is not None:
             old.cancel()
 
-    def set_writer(self, fd: int, handle: asyncio.Handle, fileobj: object = None) -> None:
+    def set_writer(self, fd: int, handle: LoopHandle, fileobj: object = None) -> None:
         interest = self._interest_for(fd, WRITE, fileobj)
         interest.fileobj = fd if fileobj is None else fileobj
         old = interest.writer
@@ -127,11 +127,11 @@ class FdRegistry:
         self._parked_fds.append(fd)
         return True
 
-    def reader_of(self, fd: int) -> asyncio.Handle | None:
+    def reader_of(self, fd: int) -> LoopHandle | None:
         interest = self._interests.get(fd)
         return None if interest is None else interest.reader
 
-    def writer_of(self, fd: int) -> asyncio.Handle | None:
+    def writer_of(self, fd: int) -> LoopHandle | None:
         interest = self._interests.get(fd)
         return None if interest is None else interest.writer
 

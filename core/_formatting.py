@@ -10,13 +10,13 @@ import functools
 import inspect
 import reprlib
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 _ARGS_ONLY_IN_DEBUG = sys.version_info >= (3, 13)
 
 
-def format_callback_source(func: Any, args: tuple[Any, ...], *, debug: bool) -> str:
+def format_callback_source(func: Any, args: Sequence[Any], *, debug: bool) -> str:
     text = format_callback(func, args, None, debug=debug)
     source = function_source(func)
     if source is not None:
@@ -26,7 +26,7 @@ def format_callback_source(func: Any, args: tuple[Any, ...], *, debug: bool) -> 
 
 def format_callback(
     func: Any,
-    args: tuple[Any, ...] | None,
+    args: Sequence[Any] | None,
     kwargs: Mapping[str, Any] | None,
     *,
     debug: bool,
@@ -41,7 +41,7 @@ def format_callback(
 
 
 def _format_arguments(
-    args: tuple[Any, ...] | None, kwargs: Mapping[str, Any] | None, *, debug: bool
+    args: Sequence[Any] | None, kwargs: Mapping[str, Any] | None, *, debug: bool
 ) -> str:
     if _ARGS_ONLY_IN_DEBUG and not debug:
         return "()"

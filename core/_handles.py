@@ -4,6 +4,14 @@ Users check these with isinstance and call cancel(), cancelled() and when() on t
 asyncio's classes and their slots. What we change is construction: asyncio's ``Handle.__init__``
 asks the loop ``get_debug()`` for every handle; our subclasses take that answer from the caller, and
 in debug mode the loop builds asyncio's own classes so source tracebacks are recorded as usual.
+
+Typing the slots: the loop reads and writes asyncio's private Handle slots (``_callback``,
+``_context``, ``_scheduled``...), and typeshed declares only ``_cancelled`` and ``_args``.
+``LoopHandle`` and ``LoopTimerHandle`` are asyncio's own classes at run time; for the type
+checker they are subclasses that declare the slots' types. The scheduler, the fd registry and
+these subclasses use them, and debug mode builds ``LoopHandle(...)`` (that is,
+``asyncio.Handle(...)``), so the slots are typed everywhere without a cast or an ignore, and no
+object changes at run time.
 """
 
 from __future__ import annotations
@@ -11,12 +19,34 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import traceback
+
+    class LoopHandle(asyncio.Handle):
+        """asyncio.Handle with its slots typed; asyncio.Handle itself at run time."""
+
+        _callback: Callable[..., object]  # None once cancelled; never read after that
+        _context: contextvars.Context
+        _loop: asyncio.AbstractEventLoop
+        _repr: str | None  # set on cancel() in debug mode, for logs
+        _source_traceback: traceback.StackSummary | None  # recorded in debug mode only
+
+    class LoopTimerHandle(asyncio.TimerHandle, LoopHandle):
+        """asyncio.TimerHandle with its slots typed; asyncio.TimerHandle itself at run time."""
+
+        _when: float
+        _scheduled: bool  # invariant: True while the handle sits in the loop's timer heap
+
+else:
+    LoopHandle = asyncio.Handle
+    LoopTimerHandle = asyncio.TimerHandle
 
 _copy_context = contextvars.copy_context
 
 
-class ReadyHandle(asyncio.Handle):
+class ReadyHandle(LoopHandle):
     """A ``Handle`` for ``call_soon`` and I/O callbacks, built without the debug bookkeeping."""
 
     __slots__ = ()
@@ -42,17 +72,18 @@ class ReadyHandle(asyncio.Handle):
             self._cancelled = True
             if self._loop._debug:  # type: ignore[attr-defined]  # always our EventLoop
                 self._repr = repr(self)  # keep the description for debug logs, as asyncio does
-            self._callback = None  # type: ignore[assignment]  # drop references early
+            # Drop references early, as asyncio does; the slots are typed for live handles.
+            self._callback = None  # type: ignore[assignment]
             self._args = None  # type: ignore[assignment]
 
     def _repr_info(self) -> list[str]:
         # Reprs end up in logs: say "Handle", exactly as on asyncio's own loop.
-        info: list[str] = super()._repr_info()  # type: ignore[misc]
+        info: list[str] = super()._repr_info()  # type: ignore[misc]  # not in typeshed
         info[0] = "Handle"
         return info
 
 
-class Timer(asyncio.TimerHandle):
+class Timer(LoopTimerHandle):
     """A ``TimerHandle`` built without the debug bookkeeping.
 
     TimerHandle.cancel() reports back through ``loop._timer_handle_cancelled(handle)``; that name
@@ -86,12 +117,13 @@ class Timer(asyncio.TimerHandle):
             if self._scheduled:
                 self._loop._scheduler.cancelled_timers += 1  # type: ignore[attr-defined]
             self._cancelled = True
-            if self._loop._debug:  # type: ignore[attr-defined]
+            if self._loop._debug:  # type: ignore[attr-defined]  # always our EventLoop
                 self._repr = repr(self)
+            # Drop references early, as asyncio does; the slots are typed for live handles.
             self._callback = None  # type: ignore[assignment]
             self._args = None  # type: ignore[assignment]
 
     def _repr_info(self) -> list[str]:
-        info: list[str] = super()._repr_info()  # type: ignore[misc]
+        info: list[str] = super()._repr_info()  # type: ignore[misc]  # not in typeshed
         info[0] = "TimerHandle"
         return info

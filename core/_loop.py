@@ -20,7 +20,7 @@ import threading
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from heapq import heappush
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeAlias, TypeVar, TypeVarTuple, cast
 
 from . import _connect, _datagram, _dns, _pipes, _sendfile, _server
 from ._asyncgens import AsyncGenTracker
@@ -36,7 +36,7 @@ from ._errors import (
 from ._exception_handler import Handler, call_handler, callback_error_context, log_context
 from ._executor import ExecutorManager
 from ._fdowners import FdOwners
-from ._handles import ReadyHandle, Timer
+from ._handles import LoopHandle, LoopTimerHandle, ReadyHandle, Timer
 from ._scheduler import IOWaitHook, Scheduler
 from ._signals import SignalHandlers
 from ._sockops import SocketOps
@@ -49,8 +49,14 @@ _new_object = object.__new__
 _copy_context = contextvars.copy_context
 
 _T = TypeVar("_T")
+_Ts = TypeVarTuple("_Ts")  # callback(*args) signatures, spelled as typeshed's AbstractEventLoop
 _ProtocolT = TypeVar("_ProtocolT", bound=asyncio.BaseProtocol)
 TaskFactory = Callable[..., "asyncio.Future[Any]"]
+# What create_task accepts, per version as in typeshed: 3.12 dropped generator-based coroutines.
+if sys.version_info >= (3, 12):
+    _CoroutineLike: TypeAlias = Coroutine[Any, Any, _T]
+else:
+    _CoroutineLike: TypeAlias = Generator[Any, None, _T] | Coroutine[Any, Any, _T]
 
 # asyncio records this many frames of coroutine origin in debug mode.
 _DEBUG_STACK_DEPTH = 10
@@ -126,16 +132,18 @@ class EventLoop(asyncio.AbstractEventLoop):
         finally:
             self._leave_running()
 
-    def run_until_complete(self, future: Awaitable[_T]) -> _T:
+    def run_until_complete(self, future: Generator[Any, None, _T] | Awaitable[_T]) -> _T:
         if self._closed:
             raise_closed()
         self._check_not_running()
         new_task = not asyncio.isfuture(future)
-        fut: asyncio.Future[_T] = asyncio.ensure_future(future, loop=self)
+        # typeshed's AbstractEventLoop still admits generator-based coroutines, its ensure_future
+        # does not; ensure_future raises asyncio's TypeError for them at run time.
+        fut: asyncio.Future[_T] = asyncio.ensure_future(future, loop=self)  # type: ignore[arg-type]
         if new_task:
             # A task we made ourselves must not warn "Task was destroyed but it is pending"
             # when a KeyboardInterrupt interrupts it.
-            fut._log_destroy_pending = False  # type: ignore[attr-defined]
+            fut._log_destroy_pending = False  # type: ignore[attr-defined]  # Task's, not typeshed's
         fut.add_done_callback(_stop_loop_when_done)
         try:
             self.run_forever()
@@ -216,8 +224,8 @@ class EventLoop(asyncio.AbstractEventLoop):
 
     def call_soon(
         self,
-        callback: Callable[..., object],
-        *args: Any,
+        callback: Callable[[*_Ts], object],
+        *args: *_Ts,
         context: contextvars.Context | None = None,
     ) -> asyncio.Handle:
         if self._closed:
@@ -242,8 +250,8 @@ class EventLoop(asyncio.AbstractEventLoop):
 
     def call_soon_threadsafe(
         self,
-        callback: Callable[..., object],
-        *args: Any,
+        callback: Callable[[*_Ts], object],
+        *args: *_Ts,
         context: contextvars.Context | None = None,
     ) -> asyncio.Handle:
         if self._closed:
@@ -262,15 +270,16 @@ class EventLoop(asyncio.AbstractEventLoop):
     def call_later(
         self,
         delay: float,
-        callback: Callable[..., object],
-        *args: Any,
+        callback: Callable[[*_Ts], object],
+        *args: *_Ts,
         context: contextvars.Context | None = None,
     ) -> asyncio.TimerHandle:
         if delay is None:
             raise TypeError("delay must not be None")
         when = self._now() + delay
         if self._debug or self._closed:
-            timer = self.call_at(when, callback, *args, context=context)
+            # Debug or closed, never the hot path: a cast to reach the typed slots is fine here.
+            timer = cast("LoopTimerHandle", self.call_at(when, callback, *args, context=context))
             if timer._source_traceback:
                 del timer._source_traceback[-1]
             return timer
@@ -283,19 +292,19 @@ class EventLoop(asyncio.AbstractEventLoop):
     def call_at(
         self,
         when: float,
-        callback: Callable[..., object],
-        *args: Any,
+        callback: Callable[[*_Ts], object],
+        *args: *_Ts,
         context: contextvars.Context | None = None,
     ) -> asyncio.TimerHandle:
         if when is None:
             raise TypeError("when cannot be None")
         if self._closed:
             raise_closed()
-        timer: asyncio.TimerHandle
+        timer: LoopTimerHandle
         if self._debug:
             self._check_thread()
             check_callback(callback, "call_at")
-            timer = asyncio.TimerHandle(when, callback, args, self, context)
+            timer = LoopTimerHandle(when, callback, args, self, context)  # asyncio.TimerHandle
             if timer._source_traceback:
                 del timer._source_traceback[-1]
         else:
@@ -307,7 +316,7 @@ class EventLoop(asyncio.AbstractEventLoop):
     def time(self) -> float:
         return self._now()
 
-    def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
+    def _timer_handle_cancelled(self, handle: LoopTimerHandle) -> None:
         """asyncio's TimerHandle.cancel() reports here, so the heap can count its dead entries."""
         if handle._scheduled:
             self._scheduler.cancelled_timers += 1
@@ -320,11 +329,11 @@ class EventLoop(asyncio.AbstractEventLoop):
         method: str,
         *,
         check_thread: bool,
-    ) -> asyncio.Handle:
+    ) -> LoopHandle:
         if check_thread:
             self._check_thread()
         check_callback(callback, method)
-        handle = asyncio.Handle(callback, args, self, context)
+        handle = LoopHandle(callback, args, self, context)  # asyncio.Handle: records its origin
         if handle._source_traceback:
             # Drop this helper's frame and the public method's, as asyncio drops its own, so
             # "created at" names the caller.
@@ -340,9 +349,10 @@ class EventLoop(asyncio.AbstractEventLoop):
     def create_future(self) -> asyncio.Future[Any]:
         return asyncio.Future(loop=self)
 
-    def create_task(
+    # typeshed's 3.13 signature adds eager_start (asyncio 3.13.3+); we match 3.13.0 for now.
+    def create_task(  # type: ignore[override, unused-ignore]
         self,
-        coro: Coroutine[Any, Any, _T] | Generator[Any, None, _T],
+        coro: _CoroutineLike[_T],
         *,
         name: str | None = None,
         context: contextvars.Context | None = None,
@@ -351,17 +361,20 @@ class EventLoop(asyncio.AbstractEventLoop):
             raise_closed()
         if self._task_factory is None:
             task = asyncio.Task(coro, loop=self, name=name, context=context)
+            # _source_traceback is a private Task attribute that typeshed does not declare.
             if task._source_traceback:  # type: ignore[attr-defined]
                 del task._source_traceback[-1]  # type: ignore[attr-defined]
             return task
+        made: asyncio.Future[Any]  # typeshed types a task factory as returning a Future
         if context is None:
             # Factories written before 3.11 accept (loop, coro) only; pass context only if given.
-            task = self._task_factory(self, coro)
+            made = self._task_factory(self, coro)
         else:
-            task = self._task_factory(self, coro, context=context)
+            made = self._task_factory(self, coro, context=context)
+        # asyncio, too, trusts the factory to return a Task (it calls set_name unchecked).
         if name is not None:
-            task.set_name(name)  # type: ignore[attr-defined]
-        return task  # type: ignore[return-value]
+            made.set_name(name)  # type: ignore[attr-defined]  # see above
+        return made  # type: ignore[return-value]  # see above
 
     def set_task_factory(self, factory: TaskFactory | None) -> None:
         if factory is not None and not callable(factory):
@@ -374,7 +387,10 @@ class EventLoop(asyncio.AbstractEventLoop):
     # -- threads and DNS ------------------------------------------------------------------------
 
     def run_in_executor(
-        self, executor: concurrent.futures.Executor | None, func: Callable[..., _T], *args: Any
+        self,
+        executor: concurrent.futures.Executor | None,
+        func: Callable[[*_Ts], _T],
+        *args: *_Ts,
     ) -> asyncio.Future[_T]:
         if self._closed:
             raise_closed()
@@ -402,7 +418,7 @@ class EventLoop(asyncio.AbstractEventLoop):
 
     # -- watching file descriptors --------------------------------------------------------------
 
-    def add_reader(self, fd: Any, callback: Callable[..., object], *args: Any) -> None:
+    def add_reader(self, fd: Any, callback: Callable[[*_Ts], object], *args: *_Ts) -> None:
         fileno = self._fd_not_owned_by_transport(fd)
         if self._closed:
             raise_closed()
@@ -413,7 +429,7 @@ class EventLoop(asyncio.AbstractEventLoop):
             return False
         return self._registry.clear_reader(self._registered_fd(fd))
 
-    def add_writer(self, fd: Any, callback: Callable[..., object], *args: Any) -> None:
+    def add_writer(self, fd: Any, callback: Callable[[*_Ts], object], *args: *_Ts) -> None:
         fileno = self._fd_not_owned_by_transport(fd)
         if self._closed:
             raise_closed()
@@ -424,9 +440,9 @@ class EventLoop(asyncio.AbstractEventLoop):
             return False
         return self._registry.clear_writer(self._registered_fd(fd))
 
-    def _io_handle(self, callback: Callable[..., object], args: tuple[Any, ...]) -> asyncio.Handle:
+    def _io_handle(self, callback: Callable[..., object], args: tuple[Any, ...]) -> LoopHandle:
         if self._debug:
-            return asyncio.Handle(callback, args, self, None)  # records where it was created
+            return LoopHandle(callback, args, self, None)  # asyncio.Handle: records its origin
         return ReadyHandle(callback, args, self, None)
 
     def _fd_not_owned_by_transport(self, fd: Any) -> Any:
@@ -512,8 +528,11 @@ class EventLoop(asyncio.AbstractEventLoop):
         return self._sockops.sock_sendfile(sock, file, offset, count, fallback=fallback)
 
     # -- transports (issue #4 and later) --------------------------------------------------------
+    # _TRANSPORT_SIGNATURES: typeshed types these with a generic protocol factory (returning
+    # (transport, _ProtocolT)), overloads on host/sock, and a concrete Server; ours return
+    # (transport, BaseProtocol) and AbstractServer, as the _connect/_server helpers do.
 
-    async def create_connection(  # type: ignore[override]
+    async def create_connection(  # type: ignore[override]  # see _TRANSPORT_SIGNATURES
         self,
         protocol_factory: Callable[[], asyncio.BaseProtocol],
         host: Any = None,
@@ -553,7 +572,7 @@ class EventLoop(asyncio.AbstractEventLoop):
             all_errors=all_errors,
         )
 
-    async def create_server(  # type: ignore[override]
+    async def create_server(  # type: ignore[override]  # see _TRANSPORT_SIGNATURES
         self,
         protocol_factory: Callable[[], asyncio.BaseProtocol],
         host: Any = None,
@@ -602,10 +621,10 @@ class EventLoop(asyncio.AbstractEventLoop):
     ) -> int:
         return await _sendfile.sendfile(self, transport, file, offset, count, fallback=fallback)
 
-    async def start_tls(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+    async def start_tls(self, *args: Any, **kwargs: Any) -> NoReturn:
         _not_yet("start_tls")
 
-    async def create_unix_connection(  # type: ignore[override]
+    async def create_unix_connection(  # type: ignore[override]  # see _TRANSPORT_SIGNATURES
         self,
         protocol_factory: Callable[[], asyncio.BaseProtocol],
         path: Any = None,
@@ -627,7 +646,7 @@ class EventLoop(asyncio.AbstractEventLoop):
             ssl_shutdown_timeout=ssl_shutdown_timeout,
         )
 
-    async def create_unix_server(  # type: ignore[override]
+    async def create_unix_server(  # type: ignore[override]  # see _TRANSPORT_SIGNATURES
         self,
         protocol_factory: Callable[[], asyncio.BaseProtocol],
         path: Any = None,
@@ -654,7 +673,7 @@ class EventLoop(asyncio.AbstractEventLoop):
             cleanup_socket=cleanup_socket,
         )
 
-    async def connect_accepted_socket(  # type: ignore[override]
+    async def connect_accepted_socket(  # type: ignore[override]  # see _TRANSPORT_SIGNATURES
         self,
         protocol_factory: Callable[[], asyncio.BaseProtocol],
         sock: socket.socket,
@@ -713,15 +732,15 @@ class EventLoop(asyncio.AbstractEventLoop):
         """What a transport may do with this loop's fds (see transports/_fdio.py)."""
         return LoopIO(self, self._registry, self._transports)
 
-    async def subprocess_shell(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+    async def subprocess_shell(self, *args: Any, **kwargs: Any) -> NoReturn:
         _not_yet("subprocess_shell")
 
-    async def subprocess_exec(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+    async def subprocess_exec(self, *args: Any, **kwargs: Any) -> NoReturn:
         _not_yet("subprocess_exec")
 
     # -- signals --------------------------------------------------------------------------------
 
-    def add_signal_handler(self, sig: int, callback: Callable[..., object], *args: Any) -> None:
+    def add_signal_handler(self, sig: int, callback: Callable[[*_Ts], object], *args: *_Ts) -> None:
         self._signals.add(sig, callback, args)
 
     def remove_signal_handler(self, sig: int) -> bool:
@@ -743,7 +762,7 @@ class EventLoop(asyncio.AbstractEventLoop):
     def call_exception_handler(self, context: dict[str, Any]) -> None:
         call_handler(self, self._exception_handler, context)
 
-    def _report_callback_error(self, handle: asyncio.Handle, exc: BaseException) -> None:
+    def _report_callback_error(self, handle: LoopHandle, exc: BaseException) -> None:
         self.call_exception_handler(callback_error_context(handle, exc, debug=self._debug))
 
     # -- treadle extension points (used by treadle.structured; not part of asyncio's API) --------

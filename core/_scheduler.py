@@ -33,10 +33,11 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from ._clock import Clock
 from ._fdregistry import FdRegistry
+from ._handles import LoopHandle, LoopTimerHandle
 from .poll import Poller
 
 logger = logging.getLogger("asyncio")
@@ -46,7 +47,7 @@ MAX_POLL_TIMEOUT = 24 * 3600.0
 # Rebuild the heap only when it holds enough cancelled timers for the rebuild to pay off.
 _PURGE_MIN_CANCELLED = 100
 
-ExceptionReporter = Callable[[asyncio.Handle, BaseException], None]
+ExceptionReporter = Callable[[LoopHandle, BaseException], None]
 
 
 class IOWaitHook(Protocol):
@@ -56,8 +57,8 @@ class IOWaitHook(Protocol):
 
 class Scheduler:
     def __init__(self, poller: Poller, clock: Clock, report_error: ExceptionReporter) -> None:
-        self.ready: deque[asyncio.Handle] = deque()
-        self.timers: list[tuple[float, int, asyncio.TimerHandle]] = []
+        self.ready: deque[LoopHandle] = deque()
+        self.timers: list[tuple[float, int, LoopTimerHandle]] = []
         self.cancelled_timers = 0  # invariant: how many entries of ``timers`` are cancelled
         self.registry = FdRegistry(poller, self.ready)
         self.clock = clock
@@ -65,8 +66,8 @@ class Scheduler:
         self.polling = False
         self.debug = False
         self.slow_callback_duration = 0.1
-        self.current_handle: asyncio.Handle | None = None  # kept in debug mode only, like asyncio
-        self.idle_waiters: list[tuple[float, int, asyncio.Handle]] = []
+        self.current_handle: LoopHandle | None = None  # kept in debug mode only, like asyncio
+        self.idle_waiters: list[tuple[float, int, LoopHandle]] = []
         # Instruments' before/after-I/O-wait hooks; empty (one falsy test per iteration) by default.
         self.io_wait_hooks: list[IOWaitHook] = []
         self.next_seq = itertools.count().__next__  # tie-breaker: FIFO among equal deadlines
@@ -95,7 +96,7 @@ class Scheduler:
 
     # -- idle waiters ---------------------------------------------------------------------------
 
-    def add_idle_waiter(self, cushion: float, handle: asyncio.Handle) -> None:
+    def add_idle_waiter(self, cushion: float, handle: LoopHandle) -> None:
         """Make ``handle`` ready once the loop has had nothing to do for ``cushion`` seconds."""
         heapq.heappush(self.idle_waiters, (cushion, self.next_seq(), handle))
 
@@ -214,7 +215,7 @@ class Scheduler:
         self.registry.close()
 
 
-def _describe(handle: Any) -> str:
+def _describe(handle: LoopHandle) -> str:
     # asyncio names the task rather than its step method when a task step was slow.
     owner = getattr(handle._callback, "__self__", None)
     if isinstance(owner, asyncio.Task):

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._errors import is_coroutine_callback
+from ._handles import LoopHandle
 
 logger = logging.getLogger("asyncio")
 
@@ -37,13 +38,13 @@ class SignalHandlers:
         loop: asyncio.AbstractEventLoop,
         watch: Callable[[int, Callable[[], None]], None],
         unwatch: Callable[[int], None],
-        schedule: Callable[[asyncio.Handle], None],
+        schedule: Callable[[LoopHandle], None],
     ) -> None:
         self._loop = loop
         self._watch = watch
         self._unwatch = unwatch
         self._schedule = schedule
-        self._handlers: dict[int, asyncio.Handle] = {}
+        self._handlers: dict[int, LoopHandle] = {}
         self._rsock: socket.socket | None = None
         self._wsock: socket.socket | None = None
 
@@ -60,7 +61,7 @@ class SignalHandlers:
             signal.set_wakeup_fd(self._wsock.fileno())
         except (ValueError, OSError) as exc:
             raise RuntimeError(str(exc)) from None
-        self._handlers[sig] = asyncio.Handle(callback, args, self._loop, None)
+        self._handlers[sig] = LoopHandle(callback, args, self._loop, None)
         try:
             signal.signal(sig, _ignore_signal)
             signal.siginterrupt(sig, False)  # SA_RESTART: fewer EINTRs in blocking calls

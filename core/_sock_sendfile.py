@@ -145,7 +145,7 @@ async def sendfile_fallback(
             view = memoryview(buf)[:chunk]
             # A regular file read can block on slow storage, hence the executor. (typeshed's
             # IO[bytes] lacks readinto(), which every binary file object has.)
-            readinto = file.readinto  # type: ignore[attr-defined]
+            readinto = file.readinto  # type: ignore[attr-defined]  # see above
             read = await loop.run_in_executor(None, readinto, view)
             if not read:
                 break  # end of file

@@ -361,6 +361,7 @@ def _deliver(state: TaskState, batch: list[TaskState]) -> None:
     if task.done():
         return
     state.in_flight = True
+    # _fut_waiter and _must_cancel: asyncio.Task's private state, not declared by typeshed.
     waiter = task._fut_waiter  # type: ignore[attr-defined]
     if task._must_cancel or (  # type: ignore[attr-defined]
         waiter is None and (_current_task() is task or not _has_started(task))
@@ -387,7 +388,7 @@ def follow_up(state: TaskState) -> None:
         state.waited_on = None
         return
     waiter = state.waited_on
-    if waiter is not None and waiter is task._fut_waiter:  # type: ignore[attr-defined]
+    if waiter is not None and waiter is task._fut_waiter:  # type: ignore[attr-defined]  # as above
         if waiter.done():
             # Its wake-up was queued after this check: look again next iteration.
             task.get_loop().call_soon(follow_up, state)

@@ -123,7 +123,7 @@ class _Stepper(collections.abc.Coroutine[Any, Any, Any]):
         self._coro.close()
 
     def __await__(self) -> Generator[Any, None, Any]:
-        return self  # type: ignore[return-value]
+        return self  # type: ignore[return-value]  # an iterator over the wrapped coroutine
 
     def __next__(self) -> Any:
         return self.send(None)

@@ -145,7 +145,7 @@ def _task_state(task: asyncio.Task[Any], loop: asyncio.AbstractEventLoop) -> str
         return "done"
     if asyncio.current_task(loop) is task:
         return "running"
-    if task._fut_waiter is None:  # type: ignore[attr-defined]
+    if task._fut_waiter is None:  # type: ignore[attr-defined]  # asyncio.Task's, not typeshed's
         return "ready"
     return "waiting"
 

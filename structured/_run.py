@@ -40,7 +40,7 @@ def run(
             raise TypeError("pass either a coroutine or an async function and its arguments")
         coro: Coroutine[Any, Any, _T] = async_fn_or_coro
     else:
-        coro = async_fn_or_coro(*args)  # type: ignore[assignment]
+        coro = async_fn_or_coro(*args)  # type: ignore[assignment]  # an async fn's coroutine
     try:
         asyncio.get_running_loop()
     except RuntimeError:

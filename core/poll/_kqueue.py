@@ -14,6 +14,8 @@ import select
 from ._base import READ, WRITE
 
 
+# typeshed declares select.kqueue and its constants only on BSD and macOS, hence the
+# attr-defined ignores below (and unused-ignore, for the platforms where they are declared).
 class KqueuePoller:
     name = "kqueue"
 

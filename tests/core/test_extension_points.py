@@ -10,6 +10,7 @@ import gc
 from collections.abc import Iterator
 
 import pytest
+
 from treadle.core import EventLoop, available_pollers, new_event_loop
 
 
@@ -103,7 +104,8 @@ def test_io_wait_hooks_bracket_each_poll(tloop: EventLoop) -> None:
     tloop.add_io_wait_hook(hook)
     tloop.run_until_complete(asyncio.sleep(0))
     tloop.remove_io_wait_hook(hook)
-    assert calls and calls[::2] == ["before"] * (len(calls) // 2)
+    assert calls
+    assert calls[::2] == ["before"] * (len(calls) // 2)
     assert calls[1::2] == ["after"] * (len(calls) // 2)
 
 

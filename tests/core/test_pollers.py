@@ -5,12 +5,14 @@ These run without a loop, once per poller this OS offers (kqueue is skipped on L
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import time
 from collections.abc import Iterator
 
 import pytest
+
 from treadle.core.poll import READ, WRITE, Poller, available_pollers, create_poller
 
 
@@ -105,8 +107,9 @@ def test_register_bad_fd_raises_oserror_or_valueerror(poller: Poller) -> None:
     os.close(w)
     if poller.name in ("poll", "select"):
         pytest.skip(f"{poller.name} accepts any fd at registration and reports it when polled")
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="Bad file descriptor") as info:
         poller.register(r, READ)
+    assert info.value.errno == errno.EBADF
 
 
 def test_sub_millisecond_timeout_does_not_return_early(

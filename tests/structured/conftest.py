@@ -7,6 +7,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import pytest
+
 from treadle.core import new_event_loop
 from treadle.structured import MockClock
 

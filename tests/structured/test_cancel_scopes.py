@@ -12,6 +12,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
+
 from treadle.structured import (
     CancelScope,
     checkpoint,
@@ -39,7 +40,8 @@ def test_cancel_before_checkpoint_raises_at_checkpoint(trun: Runner) -> None:
             seen.append("still running")
             await checkpoint()
             seen.append("not reached")
-        assert scope.cancel_called and scope.cancelled_caught
+        assert scope.cancel_called
+        assert scope.cancelled_caught
         return seen
 
     assert trun(main()) == ["still running"]
@@ -49,7 +51,8 @@ def test_scope_not_cancelled_catches_nothing(trun: Runner) -> None:
     async def main() -> None:
         with CancelScope() as scope:
             await checkpoint()
-        assert not scope.cancel_called and not scope.cancelled_caught
+        assert not scope.cancel_called
+        assert not scope.cancelled_caught
 
     trun(main())
 
@@ -156,7 +159,8 @@ def test_unshielding_wakes_a_parked_task(trun: Runner) -> None:
             outer.cancel()
             asyncio.get_running_loop().call_later(3, setattr, inner, "shield", False)
             await sleep(100)
-        assert outer.cancelled_caught and not inner.cancelled_caught
+        assert outer.cancelled_caught
+        assert not inner.cancelled_caught
         return current_time()
 
     assert trun(main()) == 3.0
@@ -191,7 +195,8 @@ def test_scope_cancelled_after_exit_is_harmless(trun: Runner) -> None:
             pass
         scope.cancel()
         await checkpoint()
-        assert scope.cancel_called and not scope.cancelled_caught
+        assert scope.cancel_called
+        assert not scope.cancelled_caught
 
     trun(main())
 
@@ -342,11 +347,11 @@ def test_deadline_rejects_nan() -> None:
 
 def test_timeouts_reject_negative_and_nan(trun: Runner) -> None:
     async def main() -> None:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="timeout must be non-negative"):
             move_on_after(-1)
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="timeout must not be NaN"):
             fail_after(math.nan)
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="sleep duration must be non-negative"):
             await sleep(-1)
 
     trun(main())
@@ -473,10 +478,13 @@ def test_asyncio_timeout_inside_cancel_scope(trun: Runner) -> None:
 
 def test_asyncio_timeout_around_cancel_scope(trun: Runner) -> None:
     async def main() -> float:
-        with pytest.raises(TimeoutError):
+        async def body() -> None:
             async with asyncio.timeout(1):
                 with CancelScope():
                     await asyncio.sleep(10)
+
+        with pytest.raises(TimeoutError):
+            await body()
         return current_time()
 
     assert trun(main()) == 1.0
@@ -499,10 +507,14 @@ def test_scope_inside_asyncio_timeout_that_expires_first(trun: Runner) -> None:
     async def main() -> int:
         task = asyncio.current_task()
         assert task is not None
-        with pytest.raises(TimeoutError):
+
+        async def body() -> None:
             async with asyncio.timeout(1):
                 with move_on_after(5):
                     await asyncio.sleep(10)
+
+        with pytest.raises(TimeoutError):
+            await body()
         return task.cancelling()
 
     assert trun(main()) == 0
@@ -623,9 +635,12 @@ def test_plain_task_created_in_scope_is_not_cancelled_with_it(trun: Runner) -> N
 
 def test_exception_group_with_cancellation_is_split(trun: Runner) -> None:
     async def main() -> None:
-        with pytest.raises(ExceptionGroup) as info, CancelScope() as scope:
+        def cancel_and_raise(scope: CancelScope) -> None:
             scope.cancel()
             raise BaseExceptionGroup("mixed", [ValueError("x"), asyncio.CancelledError()])
+
+        with pytest.raises(ExceptionGroup) as info, CancelScope() as scope:
+            cancel_and_raise(scope)
         assert [type(e) for e in info.value.exceptions] == [ValueError]
         assert scope.cancelled_caught
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
+
 from treadle.structured import (
     Instrument,
     add_instrument,
@@ -138,7 +139,8 @@ def test_task_tree_shows_nurseries_scopes_and_plain_tasks(
 
     text = trun(main())
     lines = text.splitlines()
-    assert lines[0].startswith("task ") and "[running]" in lines[0]
+    assert lines[0].startswith("task ")
+    assert "[running]" in lines[0]
     assert "  nursery" in lines
     assert any(
         "task 'sleeper' [waiting] at sleep_forever:" in line and line.startswith("    ")

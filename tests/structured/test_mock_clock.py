@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
+
 from treadle.core import new_event_loop
 from treadle.structured import MockClock, current_time, sleep, wait_all_tasks_blocked
 
@@ -72,9 +73,9 @@ def test_rate_runs_virtual_time_faster() -> None:
 
 
 def test_rate_and_threshold_validation() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="rate must be >= 0"):
         MockClock(rate=-1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="autojump_threshold must be >= 0"):
         MockClock(autojump_threshold=-1)
     clock = MockClock(autojump_threshold=math.inf)
     assert "MockClock" in repr(clock)

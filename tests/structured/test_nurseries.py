@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
+
 from treadle.structured import (
     CancelScope,
     TaskStatus,
@@ -58,7 +59,7 @@ def test_child_error_cancels_siblings_and_body(trun: Runner) -> None:
             finally:
                 log.append("sibling cancelled")
 
-        with pytest.raises(ExceptionGroup) as info:
+        async def body() -> None:
             async with open_nursery() as nursery:
                 nursery.start_soon(crasher)
                 nursery.start_soon(sibling)
@@ -66,6 +67,9 @@ def test_child_error_cancels_siblings_and_body(trun: Runner) -> None:
                     await sleep_forever()
                 finally:
                     log.append("body cancelled")
+
+        with pytest.raises(ExceptionGroup) as info:
+            await body()
         assert [str(e) for e in info.value.exceptions] == ["boom"]
         return log, current_time()
 
@@ -80,10 +84,13 @@ def test_multiple_errors_come_out_as_one_group(trun: Runner) -> None:
         async def fail(error: BaseException) -> None:
             raise error
 
-        with pytest.raises(ExceptionGroup) as info:
+        async def body() -> None:
             async with open_nursery() as nursery:
                 nursery.start_soon(fail, KeyError("a"))
                 nursery.start_soon(fail, ValueError("b"))
+
+        with pytest.raises(ExceptionGroup) as info:
+            await body()
         assert sorted(type(e).__name__ for e in info.value.exceptions) == ["KeyError", "ValueError"]
 
     trun(main())
@@ -115,11 +122,14 @@ def test_body_error_waits_for_children_and_joins_group(trun: Runner) -> None:
                     await sleep(2)
                 log.append("cleaned up")
 
-        with pytest.raises(ExceptionGroup) as info:
+        async def body() -> None:
             async with open_nursery() as nursery:
                 nursery.start_soon(slow_cleanup)
                 await sleep(1)
                 raise RuntimeError("body failed")
+
+        with pytest.raises(ExceptionGroup) as info:
+            await body()
         assert [str(e) for e in info.value.exceptions] == ["body failed"]
         return log, current_time()
 
@@ -205,7 +215,7 @@ def test_start_child_that_never_calls_started(trun: Runner) -> None:
             pass
 
         async with open_nursery() as nursery:
-            with pytest.raises(RuntimeError, match="without calling task_status.started"):
+            with pytest.raises(RuntimeError, match=r"without calling task_status\.started"):
                 await nursery.start(lazy)
 
     trun(main())

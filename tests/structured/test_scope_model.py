@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from treadle.core import new_event_loop
 from treadle.structured import CancelScope, MockClock
 

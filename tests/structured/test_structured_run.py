@@ -7,6 +7,7 @@ import os
 import signal
 
 import pytest
+
 from treadle.structured import CancelScope, MockClock, current_time, run, sleep, sleep_forever
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
+
 from treadle.structured import (
     CancelScope,
     CapacityLimiter,
@@ -115,7 +116,8 @@ def test_limiter_bounds_concurrency(trun: Runner) -> None:
         async with open_nursery() as nursery:
             for _ in range(5):
                 nursery.start_soon(lambda: to_thread.run_sync(work, limiter=limiter))
-            while limiter.borrowed_tokens < 2:
+            # Worker threads take the tokens; no event tells the loop when, so poll for it.
+            while limiter.borrowed_tokens < 2:  # noqa: ASYNC110
                 await asyncio.sleep(0)
             await asyncio.sleep(0)
             assert limiter.available_tokens == 0
@@ -175,7 +177,7 @@ def test_capacity_limiter_api(trun: Runner) -> None:
         limiter.total_tokens = 3
         async with limiter:
             assert limiter.borrowed_tokens == 1
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="total_tokens must be >= 1"):
             limiter.total_tokens = 0
         with pytest.raises(TypeError):
             limiter.total_tokens = 1.5
