@@ -98,24 +98,82 @@ def throughput_table(
     return "\n".join("| " + " | ".join(row) + " |" for row in rows)
 
 
+# The echo figures that echo_table() shows: (info key, label, True when lower is better).
+ECHO_METRICS = (
+    ("p50_us", "p50 latency µs", True),
+    ("p99_us", "p99 latency µs", True),
+    ("server_cpu_us", "server CPU µs/request", True),
+)
+_ECHO_KEYS = frozenset(key for key, _label, _lower in ECHO_METRICS)
+
+
+def info_median(samples: Sequence[Sample], benchmark: str, loop: str, key: str) -> float | None:
+    """The median over rounds of one info figure, or None when no sample has it."""
+    values = [
+        s.info[key]
+        for s in samples
+        if s.benchmark == benchmark and s.loop == loop and s.info and key in s.info
+    ]
+    return statistics.median(values) if values else None
+
+
+def echo_table(samples: Sequence[Sample], benchmarks: Sequence[str], loops: Sequence[str]) -> str:
+    """Per echo benchmark: requests/s, p50, p99 and server CPU per request, with ratios.
+
+    Every ratio reads "> 1.00x means the first loop is better": for requests/s it is a/b, for
+    the lower-is-better figures (latency, CPU) it is b/a.
+    """
+    pairs = ratio_pairs(loops)
+    header = ["benchmark", "figure", *loops, *(f"{a}/{b}" for a, b in pairs)]
+    rows = [header, ["---"] * 2 + ["---:"] * (len(header) - 2)]
+    for name in benchmarks:
+        cells = {loop: collect(samples, name, loop) for loop in loops}
+        row = [name, "requests/s", *(_format_cell(cells[loop]) for loop in loops)]
+        row += [_format_ratio(cells[a].median, cells[b].median) for a, b in pairs]
+        rows.append(row)
+        for key, label, lower_is_better in ECHO_METRICS:
+            values = {loop: info_median(samples, name, loop, key) for loop in loops}
+            if all(value is None for value in values.values()):
+                continue
+            row = ["", label, *(_format_figure(values[loop]) for loop in loops)]
+            for a, b in pairs:
+                numerator, denominator = (
+                    (values[b], values[a])
+                    if lower_is_better
+                    else (
+                        values[a],
+                        values[b],
+                    )
+                )
+                row.append(_format_ratio(numerator, denominator))
+            rows.append(row)
+    return "\n".join("| " + " | ".join(row) + " |" for row in rows)
+
+
+def _format_figure(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.0f}" if value >= 100 else f"{value:.3g}"
+
+
 def info_table(samples: Sequence[Sample], loops: Sequence[str]) -> str:
-    """Medians of the informational figures (memory); empty when no benchmark reports any."""
+    """Medians of the informational figures (memory); empty when no benchmark reports any.
+
+    The echo figures are left out: echo_table() shows them, with ratios.
+    """
     keys: dict[tuple[str, str], None] = {}
     for s in samples:
         for key in s.info or {}:
-            keys[(s.benchmark, key)] = None
+            if key not in _ECHO_KEYS:
+                keys[(s.benchmark, key)] = None
     if not keys:
         return ""
     rows = [["benchmark", "figure", *loops], ["---", "---"] + ["---:"] * len(loops)]
     for benchmark, key in keys:
         row = [benchmark, key]
         for loop in loops:
-            values = [
-                s.info[key]
-                for s in samples
-                if s.benchmark == benchmark and s.loop == loop and s.info and key in s.info
-            ]
-            row.append(f"{statistics.median(values):.1f}" if values else "n/a")
+            value = info_median(samples, benchmark, loop, key)
+            row.append("n/a" if value is None else f"{value:.1f}")
         rows.append(row)
     return "\n".join("| " + " | ".join(row) + " |" for row in rows)
 

@@ -44,7 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     load_before = _load_average()
     requested = list(dict.fromkeys(name.strip() for name in args.loops.split(",") if name.strip()))
-    benches = [BY_NAME[name] for name in args.only] if args.only else list(BENCHMARKS)
+    if args.only:
+        benches = [BY_NAME[name] for name in args.only]
+    else:
+        benches = [bench for bench in BENCHMARKS if bench.quick or not args.quick]
     rounds = (
         args.rounds if args.rounds is not None else (QUICK_ROUNDS if args.quick else DEFAULT_ROUNDS)
     )
@@ -88,7 +91,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--rounds", type=int, help=f"default {DEFAULT_ROUNDS}, {QUICK_ROUNDS} with --quick"
     )
     parser.add_argument(
-        "--quick", action="store_true", help=f"smaller sizes (x{QUICK_SCALE}), fewer rounds"
+        "--quick",
+        action="store_true",
+        help=f"smaller sizes (x{QUICK_SCALE}), fewer rounds, echo at 1 KiB only",
     )
     parser.add_argument(
         "--only",
@@ -234,9 +239,19 @@ def _render(
             "",
             "Cross-check, same runs: ops per CPU-second of the worker process (time.process_time),",
             "which other load on the machine disturbs less. Echo rows are absent: their work is",
-            "spread over several processes.",
+            "spread over several processes (the echo table below has the server's CPU time).",
             "",
             report.throughput_table(samples, cpu_rows, columns, cpu=True),
+        ]
+    echo_rows = [b.name for b in benches if b.name.startswith("echo_")]
+    if echo_rows:
+        lines += [
+            "",
+            "Echo: medians over rounds of requests/s, of the p50 and p99 of every timed round trip",
+            "(all clients), and of the server process's CPU time per request. Every ratio reads",
+            '"> 1.00x means the first loop is better" (for latency and CPU: lower is better).',
+            "",
+            report.echo_table(samples, echo_rows, columns),
         ]
     info = report.info_table(samples, columns)
     if info:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 
 class StartBarrier:
@@ -22,6 +23,9 @@ class StartBarrier:
             target=self._release, name="echo-start-barrier", daemon=True
         )
         self._child_ends_closed = False
+        # time.process_time() of this (the server's) process when the clients were let go:
+        # the start of the server CPU time that the timed round trips cost. None until then.
+        self.released_cpu: float | None = None
 
     def child_fds(self) -> tuple[int, int]:
         """The fds each client inherits: (ready to write to, go to read from)."""
@@ -55,4 +59,5 @@ class StartBarrier:
             if not chunk:
                 return
             waiting -= len(chunk)
+        self.released_cpu = time.process_time()
         os.write(self._go_write, b"g" * self._parties)

@@ -3,7 +3,8 @@
 Run by echo/bench.py as ``python -m benchmarks.echo.client ...``. It connects, does
 ``--warmup`` round trips, writes one byte to ``--ready-fd``, blocks until it can read one
 byte from ``--go-fd``, then times ``--count`` round trips and prints one JSON line:
-``{"start": ..., "end": ..., "count": ...}``.
+``{"start": ..., "end": ..., "count": ..., "latencies": [...]}``, the latencies being each
+timed round trip in seconds, for the parent's percentiles.
 
 The timestamps come from time.perf_counter, which on Linux and macOS reads a system-wide
 monotonic clock, so the parent may compare them across client processes.
@@ -34,13 +35,20 @@ def main(argv: list[str] | None = None) -> int:
         os.write(args.ready_fd, b"r")
         if os.read(args.go_fd, 1) != b"g":
             raise SystemExit("start barrier closed before the go signal")
-        start = time.perf_counter()
+        # One clock read per round trip: it serves as the end of one and the start of the next,
+        # so recording latencies adds a subtraction and an append to each round trip.
+        latencies: list[float] = []
+        start = before = time.perf_counter()
         for _ in range(args.count):
             _round_trip(sock, payload, received)
-        end = time.perf_counter()
+            after = time.perf_counter()
+            latencies.append(after - before)
+            before = after
+        end = before
         if args.transport == "udp":
             sock.send(b"")  # a datagram socket has no close to see: say goodbye with an empty one
-    print(json.dumps({"start": start, "end": end, "count": args.count}))
+    report = {"start": start, "end": end, "count": args.count, "latencies": latencies}
+    print(json.dumps(report))
     return 0
 
 

@@ -20,6 +20,11 @@ TRANSPORTS = ("tcp", "unix", "udp")
 
 _LOOPBACK = "127.0.0.1"
 
+# UDP has no retransmission: a datagram dropped because a receive queue was full leaves its
+# client waiting until its timeout. Linux's default queue (212992 bytes of skb memory) drops
+# some of ten 10 KiB datagrams arriving together; 1 MiB holds them (capped at rmem_max).
+_UDP_RECEIVE_BUFFER = 1024 * 1024
+
 
 @contextmanager
 def listen(transport: str, backlog: int) -> Iterator[tuple[socket.socket, str]]:
@@ -32,6 +37,7 @@ def listen(transport: str, backlog: int) -> Iterator[tuple[socket.socket, str]]:
             yield listener, f"{_LOOPBACK}:{listener.getsockname()[1]}"
     elif transport == "udp":
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _UDP_RECEIVE_BUFFER)
             listener.bind((_LOOPBACK, 0))
             listener.setblocking(False)
             yield listener, f"{_LOOPBACK}:{listener.getsockname()[1]}"
@@ -57,6 +63,7 @@ def connect(transport: str, address: str, timeout: float) -> socket.socket:
     if transport == "udp":
         host, _, port = address.rpartition(":")
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _UDP_RECEIVE_BUFFER)
         sock.settimeout(timeout)
         sock.connect((host, int(port)))
         return sock
