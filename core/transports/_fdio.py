@@ -18,7 +18,7 @@ from collections.abc import Callable, MutableMapping
 
 from .._errors import raise_closed
 from .._fdregistry import FdRegistry
-from .._handles import ReadyHandle
+from .._handles import LoopHandle, ReadyHandle
 
 # Bytes a transport asks of one read; asyncio's max_size for sockets and pipes alike.
 RECV_BUFFER_SIZE = 256 * 1024
@@ -110,9 +110,9 @@ class LoopIO:
         if self._owners.get(fd) is transport:
             del self._owners[fd]
 
-    def _handle(self, callback: Callable[[], object]) -> asyncio.Handle:
+    def _handle(self, callback: Callable[[], object]) -> LoopHandle:
         if self._loop.get_debug():
-            return asyncio.Handle(callback, (), self._loop, None)  # records where it was made
+            return LoopHandle(callback, (), self._loop, None)  # records where it was made
         return ReadyHandle(callback, (), self._loop, None)
 
     def _check_open(self) -> None:

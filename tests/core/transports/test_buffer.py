@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from treadle.core.transports._buffer import WriteBuffer, frozen_chunk
 from treadle.core.transports._flow import WriteFlowControl, checked_limits
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from stream_pairs import HAS_IPV6, Endpoint, Loop, Recorder, run_body
+
 from treadle.core._happy_eyeballs import interleave
 
 needs_ipv6 = pytest.mark.skipif(not HAS_IPV6, reason="no ::1")
