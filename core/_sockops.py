@@ -35,6 +35,7 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 from ._addresses import needs_resolution, resolve_connect_address
+from ._heap import raise_malloc_thresholds
 from ._sock_sendfile import check_sendfile_params, sendfile_fallback, sendfile_native
 
 if TYPE_CHECKING:
@@ -179,6 +180,7 @@ class SocketOps:
         # the copy is made before any other code of this loop can run.
         scratch = self._scratch
         if scratch is None:
+            raise_malloc_thresholds()  # see _heap.py: else large reads refault heap pages
             scratch = self._scratch = memoryview(bytearray(_SCRATCH_SIZE))
         window = scratch[: min(nbytes, _SCRATCH_SIZE)]
         while True:
