@@ -23,11 +23,10 @@ import collections
 import logging
 import socket
 import sys
-import warnings
 from asyncio.trsock import TransportSocket
-from collections.abc import Callable
 from typing import Any
 
+from ._base import ReadingFdTransport, peername, socket_transport_repr, sockname
 from ._fdio import (
     RECV_BUFFER_SIZE,
     LoopIO,
@@ -52,7 +51,7 @@ _WOULD_BLOCK = (BlockingIOError, InterruptedError)
 Address = Any  # a (host, port[, flowinfo, scope_id]) tuple, or a path for AF_UNIX
 
 
-class DatagramTransport(asyncio.DatagramTransport):
+class DatagramTransport(ReadingFdTransport, asyncio.DatagramTransport):
     """The transport of ``loop.create_datagram_endpoint`` (asyncio.DatagramTransport).
 
     ``address``, when given, is the default destination: sendto() then accepts only None or
@@ -75,15 +74,15 @@ class DatagramTransport(asyncio.DatagramTransport):
     ) -> None:
         info = dict(extra or {})
         info["socket"] = TransportSocket(sock)
-        info["sockname"] = _sockname(sock)
+        info["sockname"] = sockname(sock)
         if "peername" not in info:
-            info["peername"] = _peername(sock)
+            info["peername"] = peername(sock)
         super().__init__(info)
         self._io = io
         self._loop: asyncio.AbstractEventLoop | None = io.loop
         self._recv_view = recv_view(io.loop)
         self._sock = sock
-        self._sock_fd = sock.fileno()
+        self._fd = sock.fileno()
         self._protocol: Any = protocol
         self._address = address
         self._state = TransportState.OPEN
@@ -94,7 +93,7 @@ class DatagramTransport(asyncio.DatagramTransport):
         self._flow = WriteFlowControl(self._report_flow_error)
         # asyncio sends with send() whenever the socket has a peer, whatever the address.
         self._connected = bool(info["peername"])
-        io.claim(self._sock_fd, self)
+        io.claim(self._fd, self)
         loop = io.loop
         loop.call_soon(protocol.connection_made, self)
         # Read only once connection_made() has run, and wake the creator after both.
@@ -103,71 +102,27 @@ class DatagramTransport(asyncio.DatagramTransport):
             loop.call_soon(set_result_unless_cancelled, waiter)
 
     def __repr__(self) -> str:
-        info = [type(self).__name__]
-        if self._sock is None:
-            info.append("closed")
-        elif self._state is TransportState.CLOSING:
-            info.append("closing")
-        info.append(f"fd={self._sock_fd}")
-        if self._sock is not None and self._loop is not None and not self._loop.is_closed():
-            info.append("read=polling" if self._io.is_reading(self._sock_fd) else "read=idle")
-            state = "polling" if self._io.is_writing(self._sock_fd) else "idle"
-            info.append(f"write=<{state}, bufsize={self.get_write_buffer_size()}>")
-        return "<{}>".format(" ".join(info))
+        return socket_transport_repr(self, self.get_write_buffer_size)
 
-    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
-        if self._sock is not None:
-            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
-            self._sock.close()
+    # -- lifecycle hooks (_base.FdTransport) ----------------------------------------------------
 
-    # -- protocol and state ---------------------------------------------------------------------
+    def _file(self) -> socket.socket | None:
+        return self._sock
 
-    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
-        self._protocol = protocol
+    def _forget_file(self) -> None:
+        self._sock = None
 
-    def get_protocol(self) -> asyncio.BaseProtocol:
-        return self._protocol  # type: ignore[no-any-return]
+    def _has_pending_output(self) -> bool:
+        return bool(self._queue)
 
-    def is_closing(self) -> bool:
-        return self._state is not TransportState.OPEN
-
-    def close(self) -> None:
-        if self._state is not TransportState.OPEN:
-            return
-        self._state = TransportState.CLOSING
-        self._io.remove_reader(self._sock_fd)
-        if not self._queue:
-            self._state = TransportState.CLOSED
-            self._io.remove_writer(self._sock_fd)
-            self._io.loop.call_soon(self._call_connection_lost, None)
+    def _clear_pending_output(self) -> None:
+        self._queue.clear()
+        self._queued_size = 0
 
     def abort(self) -> None:
         self._force_close(None)
 
     # -- reading --------------------------------------------------------------------------------
-
-    def is_reading(self) -> bool:
-        return self._state is TransportState.OPEN and not self._reading_paused
-
-    def pause_reading(self) -> None:
-        if not self.is_reading():
-            return
-        self._reading_paused = True
-        self._io.remove_reader(self._sock_fd)
-        if self._io.loop.get_debug():
-            logger.debug("%r pauses reading", self)
-
-    def resume_reading(self) -> None:
-        if self._state is not TransportState.OPEN or not self._reading_paused:
-            return
-        self._reading_paused = False
-        self._io.add_reader(self._sock_fd, self._read_ready)
-        if self._io.loop.get_debug():
-            logger.debug("%r resumes reading", self)
-
-    def _start_reading(self) -> None:
-        if self.is_reading():
-            self._io.add_reader(self._sock_fd, self._read_ready)
 
     def _read_ready(self) -> None:
         if self._state is TransportState.CLOSED:
@@ -212,7 +167,7 @@ class DatagramTransport(asyncio.DatagramTransport):
                 self._send(data, addr)
                 return
             except _WOULD_BLOCK:
-                self._io.add_writer(self._sock_fd, self._write_ready)
+                self._io.add_writer(self._fd, self._write_ready)
             except OSError as exc:
                 self._protocol.error_received(exc)
                 return
@@ -256,7 +211,7 @@ class DatagramTransport(asyncio.DatagramTransport):
             self._dequeued(queue.popleft()[0])
         self._flow.after_shrink(self._protocol, self._queued_size)  # may call sendto()
         if not queue:
-            self._io.remove_writer(self._sock_fd)
+            self._io.remove_writer(self._fd)
             if self._state is TransportState.CLOSING:
                 self._state = TransportState.CLOSED
                 self._call_connection_lost(None)
@@ -273,62 +228,3 @@ class DatagramTransport(asyncio.DatagramTransport):
     def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
         self._flow.set_limits(high, low)
         self._flow.after_growth(self._protocol, self._queued_size)
-
-    def _report_flow_error(self, message: str, exc: BaseException) -> None:
-        self._io.loop.call_exception_handler(
-            {"message": message, "exception": exc, "transport": self, "protocol": self._protocol}
-        )
-
-    # -- closing --------------------------------------------------------------------------------
-
-    def _fatal_error(self, exc: BaseException, message: str) -> None:
-        if isinstance(exc, OSError):
-            if self._io.loop.get_debug():
-                logger.debug("%r: %s", self, message, exc_info=True)
-        else:
-            self._io.loop.call_exception_handler(
-                {
-                    "message": message,
-                    "exception": exc,
-                    "transport": self,
-                    "protocol": self._protocol,
-                }
-            )
-        self._force_close(exc)
-
-    def _force_close(self, exc: BaseException | None) -> None:
-        if self._state is TransportState.CLOSED:
-            return
-        if self._queue:
-            self._queue.clear()
-            self._queued_size = 0
-            self._io.remove_writer(self._sock_fd)
-        if self._state is TransportState.OPEN:
-            self._io.remove_reader(self._sock_fd)
-        self._state = TransportState.CLOSED
-        self._io.loop.call_soon(self._call_connection_lost, exc)
-
-    def _call_connection_lost(self, exc: BaseException | None) -> None:
-        try:
-            self._protocol.connection_lost(exc)
-        finally:
-            assert self._sock is not None
-            self._sock.close()
-            self._sock = None
-            self._protocol = None
-            self._loop = None
-            self._io.release(self._sock_fd, self)
-
-
-def _sockname(sock: socket.socket) -> Any:
-    try:
-        return sock.getsockname()
-    except OSError:
-        return None
-
-
-def _peername(sock: socket.socket) -> Any:
-    try:
-        return sock.getpeername()
-    except OSError:
-        return None

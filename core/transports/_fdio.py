@@ -19,6 +19,7 @@ from collections.abc import Callable, MutableMapping
 from .._errors import raise_closed
 from .._fdregistry import FdRegistry
 from .._handles import LoopHandle, ReadyHandle
+from .._heap import raise_malloc_thresholds
 
 # Bytes a transport asks of one read; asyncio's max_size for sockets and pipes alike.
 RECV_BUFFER_SIZE = 256 * 1024
@@ -40,6 +41,7 @@ def recv_view(loop: asyncio.AbstractEventLoop) -> memoryview:
     """
     view = _recv_views.get(loop)
     if view is None:
+        raise_malloc_thresholds()  # see core/_heap.py: else large reads refault heap pages
         view = _recv_views[loop] = memoryview(bytearray(RECV_BUFFER_SIZE))
     return view
 

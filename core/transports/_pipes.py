@@ -28,10 +28,10 @@ import errno
 import logging
 import os
 import stat
-import warnings
 from collections.abc import Callable
 from typing import Any
 
+from ._base import FdTransport, ReadingFdTransport
 from ._buffer import WriteBuffer
 from ._fdio import (
     RECV_BUFFER_SIZE,
@@ -53,7 +53,7 @@ _WOULD_BLOCK = (BlockingIOError, InterruptedError)
 _WRITEV_MAX_BUFFERS = 1024
 
 
-class ReadPipeTransport(asyncio.ReadTransport):
+class ReadPipeTransport(ReadingFdTransport, asyncio.ReadTransport):
     """The read end: data_received() per chunk, then eof_received() and connection_lost()."""
 
     max_size = RECV_BUFFER_SIZE  # bytes read per readiness event
@@ -78,7 +78,7 @@ class ReadPipeTransport(asyncio.ReadTransport):
         self._loop: asyncio.AbstractEventLoop | None = io.loop
         self._recv_view = recv_view(io.loop)
         self._pipe = pipe
-        self._fileno = fileno
+        self._fd = fileno
         self._protocol: Any = protocol
         self._state = TransportState.OPEN
         self._reading_paused = False
@@ -89,63 +89,26 @@ class ReadPipeTransport(asyncio.ReadTransport):
             io.loop.call_soon(set_result_unless_cancelled, waiter)
 
     def __repr__(self) -> str:
-        info = [type(self).__name__]
-        if self._pipe is None:
-            info.append("closed")
-        elif self._state is not TransportState.OPEN:
-            info.append("closing")
-        info.append(f"fd={self._fileno}")
-        if self._pipe is not None and self._loop is not None and not self._loop.is_closed():
-            info.append("polling" if self._io.is_reading(self._fileno) else "idle")
-        elif self._pipe is not None:
-            info.append("open")
-        return "<{}>".format(" ".join(info))
+        return _pipe_repr(self, self._polling_info)
 
-    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
-        if self._pipe is not None:
-            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
-            self._pipe.close()
+    def _polling_info(self) -> list[str]:
+        return ["polling" if self._io.is_reading(self._fd) else "idle"]
 
-    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
-        self._protocol = protocol
+    def _file(self) -> Any:
+        return self._pipe
 
-    def get_protocol(self) -> asyncio.BaseProtocol:
-        return self._protocol  # type: ignore[no-any-return]
-
-    def is_closing(self) -> bool:
-        return self._state is not TransportState.OPEN
-
-    def is_reading(self) -> bool:
-        return self._state is TransportState.OPEN and not self._reading_paused
-
-    def pause_reading(self) -> None:
-        if not self.is_reading():
-            return
-        self._reading_paused = True
-        self._io.remove_reader(self._fileno)
-        if self._io.loop.get_debug():
-            logger.debug("%r pauses reading", self)
-
-    def resume_reading(self) -> None:
-        if self._state is not TransportState.OPEN or not self._reading_paused:
-            return
-        self._reading_paused = False
-        self._io.add_reader(self._fileno, self._read_ready)
-        if self._io.loop.get_debug():
-            logger.debug("%r resumes reading", self)
+    def _forget_file(self) -> None:
+        self._pipe = None
 
     def close(self) -> None:
+        # Nothing to flush: the reader goes and connection_lost(None) follows.
         if self._state is TransportState.OPEN:
-            self._close(None)
-
-    def _start_reading(self) -> None:
-        if self.is_reading():
-            self._io.add_reader(self._fileno, self._read_ready)
+            self._force_close(None)
 
     def _read_ready(self) -> None:
         view = self._recv_view
         try:
-            nbytes = os.readv(self._fileno, (view[: self.max_size],))
+            nbytes = os.readv(self._fd, (view[: self.max_size],))
         except _WOULD_BLOCK:
             pass
         except OSError as exc:
@@ -161,43 +124,16 @@ class ReadPipeTransport(asyncio.ReadTransport):
         if loop.get_debug():
             logger.info("%r was closed by peer", self)
         self._state = TransportState.CLOSED
-        self._io.remove_reader(self._fileno)
+        self._io.remove_reader(self._fd)
         loop.call_soon(self._protocol.eof_received)
         loop.call_soon(self._call_connection_lost, None)
 
-    def _fatal_error(self, exc: BaseException, message: str) -> None:
+    def _is_quiet_error(self, exc: BaseException) -> bool:
         # EIO is how a pty reports that its other side closed: an ending, not a bug to report.
-        if isinstance(exc, OSError) and exc.errno == errno.EIO:
-            if self._io.loop.get_debug():
-                logger.debug("%r: %s", self, message, exc_info=True)
-        else:
-            self._io.loop.call_exception_handler(
-                {
-                    "message": message,
-                    "exception": exc,
-                    "transport": self,
-                    "protocol": self._protocol,
-                }
-            )
-        self._close(exc)
-
-    def _close(self, exc: BaseException | None) -> None:
-        self._state = TransportState.CLOSED
-        self._io.remove_reader(self._fileno)
-        self._io.loop.call_soon(self._call_connection_lost, exc)
-
-    def _call_connection_lost(self, exc: BaseException | None) -> None:
-        try:
-            self._protocol.connection_lost(exc)
-        finally:
-            self._pipe.close()
-            self._pipe = None
-            self._protocol = None
-            self._loop = None
-            self._io.release(self._fileno, self)
+        return isinstance(exc, OSError) and exc.errno == errno.EIO
 
 
-class WritePipeTransport(asyncio.WriteTransport):
+class WritePipeTransport(FdTransport, asyncio.WriteTransport):
     """The write end: buffered writes with flow control, write_eof() by closing the fd."""
 
     _pipe: Any = None  # set only once the fd passed its checks; __del__ relies on it
@@ -221,7 +157,7 @@ class WritePipeTransport(asyncio.WriteTransport):
         self._io = io
         self._loop: asyncio.AbstractEventLoop | None = io.loop
         self._pipe = pipe
-        self._fileno = fileno
+        self._fd = fileno
         self._protocol: Any = protocol
         self._state = TransportState.OPEN
         self._lost_writes = 0  # writes refused since the pipe closed, for asyncio's warning
@@ -237,32 +173,17 @@ class WritePipeTransport(asyncio.WriteTransport):
             loop.call_soon(set_result_unless_cancelled, waiter)
 
     def __repr__(self) -> str:
-        info = [type(self).__name__]
-        if self._pipe is None:
-            info.append("closed")
-        elif self._state is not TransportState.OPEN:
-            info.append("closing")
-        info.append(f"fd={self._fileno}")
-        if self._pipe is not None and self._loop is not None and not self._loop.is_closed():
-            info.append("polling" if self._io.is_writing(self._fileno) else "idle")
-            info.append(f"bufsize={self.get_write_buffer_size()}")
-        elif self._pipe is not None:
-            info.append("open")
-        return "<{}>".format(" ".join(info))
+        return _pipe_repr(self, self._polling_info)
 
-    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
-        if self._pipe is not None:
-            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
-            self._pipe.close()
+    def _polling_info(self) -> list[str]:
+        polling = "polling" if self._io.is_writing(self._fd) else "idle"
+        return [polling, f"bufsize={self.get_write_buffer_size()}"]
 
-    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
-        self._protocol = protocol
+    def _file(self) -> Any:
+        return self._pipe
 
-    def get_protocol(self) -> asyncio.BaseProtocol:
-        return self._protocol  # type: ignore[no-any-return]
-
-    def is_closing(self) -> bool:
-        return self._state is not TransportState.OPEN
+    def _forget_file(self) -> None:
+        self._pipe = None
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -281,7 +202,7 @@ class WritePipeTransport(asyncio.WriteTransport):
         written = 0
         if not self._buffer:
             try:
-                written = os.write(self._fileno, data)
+                written = os.write(self._fd, data)
             except _WOULD_BLOCK:
                 pass
             except (SystemExit, KeyboardInterrupt):
@@ -292,14 +213,14 @@ class WritePipeTransport(asyncio.WriteTransport):
                 return
             if written == nbytes:
                 return
-            self._io.add_writer(self._fileno, self._write_ready)
+            self._io.add_writer(self._fd, self._write_ready)
         self._buffer.append(data, written)  # copies what the caller could still change
         self._flow.after_growth(self._protocol, len(self._buffer))
 
     def _write_ready(self) -> None:
         buffer = self._buffer
         try:
-            written = os.writev(self._fileno, buffer.head_chunks(_WRITEV_MAX_BUFFERS))
+            written = os.writev(self._fd, buffer.head_chunks(_WRITEV_MAX_BUFFERS))
         except _WOULD_BLOCK:
             return
         except (SystemExit, KeyboardInterrupt):
@@ -307,18 +228,18 @@ class WritePipeTransport(asyncio.WriteTransport):
         except BaseException as exc:
             buffer.clear()
             self._lost_writes += 1
-            self._io.remove_writer(self._fileno)
+            self._io.remove_writer(self._fd)
             self._fatal_error(exc, "Fatal write error on pipe transport")
             return
         buffer.advance(written)
         if buffer:
             return
-        self._io.remove_writer(self._fileno)
+        self._io.remove_writer(self._fd)
         # asyncio resumes a paused pipe protocol only once the buffer is empty.
         self._flow.after_shrink(self._protocol, 0)  # may call write() again
         if self._state is TransportState.CLOSING and not buffer:
             self._state = TransportState.CLOSED
-            self._io.remove_reader(self._fileno)
+            self._io.remove_reader(self._fd)
             self._call_connection_lost(None)
 
     def get_write_buffer_size(self) -> int:
@@ -331,11 +252,6 @@ class WritePipeTransport(asyncio.WriteTransport):
         self._flow.set_limits(high, low)
         self._flow.after_growth(self._protocol, len(self._buffer))
 
-    def _report_flow_error(self, message: str, exc: BaseException) -> None:
-        self._io.loop.call_exception_handler(
-            {"message": message, "exception": exc, "transport": self, "protocol": self._protocol}
-        )
-
     def can_write_eof(self) -> bool:
         return True
 
@@ -346,7 +262,7 @@ class WritePipeTransport(asyncio.WriteTransport):
         self._state = TransportState.CLOSING
         if not self._buffer:
             self._state = TransportState.CLOSED
-            self._io.remove_reader(self._fileno)
+            self._io.remove_reader(self._fd)
             self._io.loop.call_soon(self._call_connection_lost, None)
 
     # -- closing --------------------------------------------------------------------------------
@@ -357,49 +273,42 @@ class WritePipeTransport(asyncio.WriteTransport):
             self.write_eof()
 
     def abort(self) -> None:
-        self._close(None)
+        self._force_close(None)
 
     def _watch_for_peer_close(self) -> None:
         if self._state is not TransportState.CLOSED:
-            self._io.add_reader(self._fileno, self._peer_closed)
+            self._io.add_reader(self._fd, self._peer_closed)
 
     def _peer_closed(self) -> None:
         if self._io.loop.get_debug():
             logger.info("%r was closed by peer", self)
         # Bytes still buffered can never arrive now: report them lost, as EPIPE would.
-        self._close(BrokenPipeError() if self._buffer else None)
+        self._force_close(BrokenPipeError() if self._buffer else None)
 
-    def _fatal_error(self, exc: BaseException, message: str) -> None:
-        if isinstance(exc, OSError):
-            if self._io.loop.get_debug():
-                logger.debug("%r: %s", self, message, exc_info=True)
-        else:
-            self._io.loop.call_exception_handler(
-                {
-                    "message": message,
-                    "exception": exc,
-                    "transport": self,
-                    "protocol": self._protocol,
-                }
-            )
-        self._close(exc)
-
-    def _close(self, exc: BaseException | None) -> None:
+    def _force_close(self, exc: BaseException | None) -> None:
+        # Unlike the base, the reader goes in CLOSING too: it watches for the peer closing.
         if self._state is TransportState.CLOSED:
             return  # connection_lost() is already on its way
         self._state = TransportState.CLOSED
         if self._buffer:
-            self._io.remove_writer(self._fileno)
+            self._io.remove_writer(self._fd)
             self._buffer.clear()
-        self._io.remove_reader(self._fileno)
+        self._io.remove_reader(self._fd)
         self._io.loop.call_soon(self._call_connection_lost, exc)
 
-    def _call_connection_lost(self, exc: BaseException | None) -> None:
-        try:
-            self._protocol.connection_lost(exc)
-        finally:
-            self._pipe.close()
-            self._pipe = None
-            self._protocol = None
-            self._loop = None
-            self._io.release(self._fileno, self)
+
+def _pipe_repr(transport: FdTransport, polling_info: Callable[[], list[str]]) -> str:
+    """asyncio's pipe transport repr; ``polling_info`` is asked only while the loop is open."""
+    info = [type(transport).__name__]
+    pipe = transport._file()
+    if pipe is None:
+        info.append("closed")
+    elif transport._state is not TransportState.OPEN:
+        info.append("closing")
+    info.append(f"fd={transport._fd}")
+    loop = transport._loop
+    if pipe is not None and loop is not None and not loop.is_closed():
+        info.extend(polling_info())
+    elif pipe is not None:
+        info.append("open")
+    return "<{}>".format(" ".join(info))

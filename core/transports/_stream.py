@@ -39,19 +39,18 @@ transport, so nothing here knows about TLS.
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import os
 import socket
 import sys
 import warnings
-import weakref
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from .._sendfile import SendfileMode
+from ._base import ReadingFdTransport, peername, socket_transport_repr, sockname
 from ._buffer import Data, WriteBuffer
-from ._fdio import LoopIO
+from ._fdio import LoopIO, TransportState, recv_view
 from ._flow import WriteFlowControl
 
 if TYPE_CHECKING:
@@ -61,8 +60,6 @@ logger = logging.getLogger("asyncio")
 
 # asyncio logs a warning once this many writes were attempted after the connection was lost.
 LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
-# Size of the receive buffer one loop's transports share; asyncio's max_size.
-RECV_BUFFER_SIZE = 256 * 1024
 
 _WOULD_BLOCK = (BlockingIOError, InterruptedError)
 
@@ -83,49 +80,8 @@ def _sendmsg_limit() -> int:
 
 _IOV_MAX = _sendmsg_limit()
 
-# One receive buffer per loop (see the module docstring); dropped with the loop.
-_recv_views: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, memoryview] = (
-    weakref.WeakKeyDictionary()
-)
 
-
-def _recv_view(loop: asyncio.AbstractEventLoop) -> memoryview:
-    view = _recv_views.get(loop)
-    if view is None:
-        _raise_malloc_thresholds()
-        view = _recv_views[loop] = memoryview(bytearray(RECV_BUFFER_SIZE))
-    return view
-
-
-_malloc_thresholds_raised = False
-_MALLOC_PRIMER_SIZE = 1024 * 1024
-
-
-def _raise_malloc_thresholds() -> None:
-    """Free one large block, once per process, so glibc stops returning heap pages per read.
-
-    glibc serves blocks over 128 KiB with mmap and trims the heap whenever 128 KiB at its top
-    are free, until the first mmapped block is freed: then it raises the mmap threshold to that
-    block's size and the trim threshold to twice that. Without it, the 100 KiB reads of
-    large-message streams (and StreamReader's buffer) are trimmed and faulted back in again and
-    again. Measured on streams echo, 100 KiB messages, 10 clients, server CPU per request:
-    155-205 us without, 70-110 us after freeing 1 MiB (256 KiB, what asyncio's first
-    recv(256 KiB) frees by accident, was not enough with 10 connections in flight). The cost:
-    up to 2 MiB of free heap kept. With other allocators (musl, macOS) it is one allocation.
-    """
-    global _malloc_thresholds_raised
-    if not _malloc_thresholds_raised:
-        _malloc_thresholds_raised = True
-        bytearray(_MALLOC_PRIMER_SIZE)  # allocated (mmapped) and freed at once
-
-
-class TransportState(enum.Enum):
-    OPEN = "open"
-    CLOSING = "closing"  # close() was called; buffered bytes are still going out
-    CLOSED = "closed"  # connection_lost() is scheduled or done; no more I/O
-
-
-class SocketTransport(asyncio.Transport):
+class SocketTransport(ReadingFdTransport, asyncio.Transport):
     """The transport of create_connection/create_server & co. for stream sockets.
 
     Implements ``asyncio.Transport`` (and the read/write halves' methods) for a connected,
@@ -140,16 +96,16 @@ class SocketTransport(asyncio.Transport):
         "_buffered_protocol",
         "_empty_waiter",
         "_eof",
+        "_fd",
         "_flow",
         "_io",
         "_loop",
         "_lost_writes",
-        "_paused",
         "_protocol",
+        "_reading_paused",
         "_recv_view",
         "_server",
         "_sock",
-        "_sock_fd",
         "_state",
     )
 
@@ -172,13 +128,13 @@ class SocketTransport(asyncio.Transport):
         self._io = io
         self._loop: asyncio.AbstractEventLoop | None = loop
         self._sock: socket.socket | None = sock
-        self._sock_fd = sock.fileno()
-        self._recv_view = _recv_view(loop)
+        self._fd = sock.fileno()
+        self._recv_view = recv_view(loop)
         self._protocol: Any = None
         self._buffered_protocol = False
         self.set_protocol(protocol)
         self._state = TransportState.OPEN
-        self._paused = False  # pause_reading() is in effect
+        self._reading_paused = False  # pause_reading() is in effect
         self._at_eof = False  # the peer shut its side and eof_received() kept us open
         self._eof = False  # write_eof() was called; SHUT_WR once the buffer is empty
         self._lost_writes = 0  # write() calls after the connection was lost
@@ -187,11 +143,11 @@ class SocketTransport(asyncio.Transport):
         self._empty_waiter: asyncio.Future[None] | None = None  # set while sendfile runs
         self._server = server
         self._extra["socket"] = asyncio.trsock.TransportSocket(sock)
-        self._extra["sockname"] = _sockname(sock)
+        self._extra["sockname"] = sockname(sock)
         if "peername" not in self._extra:
-            self._extra["peername"] = _peername(sock)
+            self._extra["peername"] = peername(sock)
         _set_nodelay(sock)
-        io.claim(self._sock_fd, self)
+        io.claim(self._fd, self)
         if server is not None:
             server._attach(self)
         loop.call_soon(protocol.connection_made, self)
@@ -199,33 +155,37 @@ class SocketTransport(asyncio.Transport):
         loop.call_soon(self._start, waiter)
 
     def __repr__(self) -> str:
-        info = [type(self).__name__]
-        if self._sock is None:
-            info.append("closed")
-        elif self._state is TransportState.CLOSING:
-            info.append("closing")
-        info.append(f"fd={self._sock_fd}")
-        if self._sock is not None and self._loop is not None and not self._loop.is_closed():
-            info.append("read=polling" if self._io.is_reading(self._sock_fd) else "read=idle")
-            state = "polling" if self._io.is_writing(self._sock_fd) else "idle"
-            info.append(f"write=<{state}, bufsize={self._buffer.size}>")
-        return "<{}>".format(" ".join(info))
+        return socket_transport_repr(self, self.get_write_buffer_size)
 
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
-        # getattr: __init__ may have failed before the slots were set.
-        sock = getattr(self, "_sock", None)
-        if sock is not None:
-            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
-            sock.close()
+        if self._file() is not None:
+            super().__del__(_warn)  # the ResourceWarning, then the socket is closed
             server = getattr(self, "_server", None)
             if server is not None:
                 server._detach(self)
 
+    def _file(self) -> socket.socket | None:
+        # getattr: __init__ may have failed before the slots were set.
+        return getattr(self, "_sock", None)
+
+    def _forget_file(self) -> None:
+        self._sock = None
+
+    def _has_pending_output(self) -> bool:
+        return bool(self._buffer)
+
+    def _clear_pending_output(self) -> None:
+        self._buffer.clear()
+
     def _start(self, waiter: asyncio.Future[None] | None) -> None:
-        if self.is_reading() and not self._at_eof:
-            self._io.add_reader(self._sock_fd, self._read_ready)
+        self._start_reading()
         if waiter is not None and not waiter.cancelled():
             waiter.set_result(None)
+
+    def _start_reading(self) -> None:
+        # After eof_received() kept the transport open, nothing more will arrive.
+        if self.is_reading() and not self._at_eof:
+            self._io.add_reader(self._fd, self._read_ready)
 
     # -- protocol and state ---------------------------------------------------------------------
 
@@ -233,48 +193,11 @@ class SocketTransport(asyncio.Transport):
         self._protocol = protocol
         self._buffered_protocol = isinstance(protocol, asyncio.BufferedProtocol)
 
-    def get_protocol(self) -> asyncio.BaseProtocol:
-        return self._protocol  # type: ignore[no-any-return]
-
-    def is_closing(self) -> bool:
-        return self._state is not TransportState.OPEN
-
-    def close(self) -> None:
-        """Stop reading; send what is buffered, then lose the connection (asyncio semantics)."""
-        if self._state is not TransportState.OPEN:
-            return
-        self._state = TransportState.CLOSING
-        self._io.remove_reader(self._sock_fd)
-        if not self._buffer:
-            self._state = TransportState.CLOSED
-            self._io.remove_writer(self._sock_fd)
-            self._io.loop.call_soon(self._call_connection_lost, None)
-
     def abort(self) -> None:
         """Lose the connection now; buffered bytes are dropped."""
         self._force_close(None)
 
     # -- reading --------------------------------------------------------------------------------
-
-    def is_reading(self) -> bool:
-        return self._state is TransportState.OPEN and not self._paused
-
-    def pause_reading(self) -> None:
-        if not self.is_reading():
-            return
-        self._paused = True
-        self._io.remove_reader(self._sock_fd)
-        if self._io.loop.get_debug():
-            logger.debug("%r pauses reading", self)
-
-    def resume_reading(self) -> None:
-        if self._state is not TransportState.OPEN or not self._paused:
-            return
-        self._paused = False
-        if not self._at_eof:
-            self._io.add_reader(self._sock_fd, self._read_ready)
-        if self._io.loop.get_debug():
-            logger.debug("%r resumes reading", self)
 
     def _read_ready(self) -> None:
         # The hot path: one call per readiness event, so both protocol kinds live in one method.
@@ -345,7 +268,7 @@ class SocketTransport(asyncio.Transport):
         if keep_open:
             # Half-closed: the protocol may still write, but nothing more will arrive.
             self._at_eof = True
-            self._io.remove_reader(self._sock_fd)
+            self._io.remove_reader(self._fd)
         else:
             self.close()
 
@@ -383,7 +306,7 @@ class SocketTransport(asyncio.Transport):
             buffer.append(data, sent)
             if not buffer:
                 return  # a memoryview the OS took whole
-            self._io.add_writer(self._sock_fd, self._write_ready)
+            self._io.add_writer(self._fd, self._write_ready)
         else:
             buffer.append(data)
         self._flow.after_growth(self._protocol, buffer.size)
@@ -408,7 +331,7 @@ class SocketTransport(asyncio.Transport):
             if not self._send_buffered():
                 return  # the send failed and the transport is closed
             if self._buffer:
-                self._io.add_writer(self._sock_fd, self._write_ready)
+                self._io.add_writer(self._fd, self._write_ready)
         self._flow.after_growth(self._protocol, self._buffer.size)
 
     def write_eof(self) -> None:
@@ -439,7 +362,7 @@ class SocketTransport(asyncio.Transport):
         self._flow.after_shrink(self._protocol, buffer.size)  # resume_writing() may write more
         if buffer or self._state is TransportState.CLOSED:
             return
-        self._io.remove_writer(self._sock_fd)
+        self._io.remove_writer(self._fd)
         if self._empty_waiter is not None and not self._empty_waiter.done():
             self._empty_waiter.set_result(None)
         if self._state is TransportState.CLOSING:
@@ -464,7 +387,7 @@ class SocketTransport(asyncio.Transport):
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._io.remove_writer(self._sock_fd)
+            self._io.remove_writer(self._fd)
             buffer.clear()
             self._fatal_error(exc, "Fatal write error on socket transport")
             if self._empty_waiter is not None and not self._empty_waiter.done():
@@ -478,11 +401,6 @@ class SocketTransport(asyncio.Transport):
         self._lost_writes += 1
         if self._lost_writes >= LOG_THRESHOLD_FOR_CONNLOST_WRITES:
             logger.warning("socket.send() raised exception.")
-
-    def _report_flow_error(self, message: str, exc: BaseException) -> None:
-        self._io.loop.call_exception_handler(
-            {"message": message, "exception": exc, "transport": self, "protocol": self._protocol}
-        )
 
     # -- sendfile support (core/_sendfile.py) ---------------------------------------------------
 
@@ -501,43 +419,10 @@ class SocketTransport(asyncio.Transport):
 
     # -- losing the connection ------------------------------------------------------------------
 
-    def _fatal_error(self, exc: BaseException, message: str) -> None:
-        if isinstance(exc, OSError):
-            # The peer or the network ended it; connection_lost(exc) tells the protocol.
-            if self._io.loop.get_debug():
-                logger.debug("%r: %s", self, message, exc_info=True)
-        else:
-            self._io.loop.call_exception_handler(
-                {
-                    "message": message,
-                    "exception": exc,
-                    "transport": self,
-                    "protocol": self._protocol,
-                }
-            )
-        self._force_close(exc)
-
-    def _force_close(self, exc: BaseException | None) -> None:
-        if self._state is TransportState.CLOSED:
-            return
-        if self._buffer:
-            self._buffer.clear()
-            self._io.remove_writer(self._sock_fd)
-        if self._state is TransportState.OPEN:
-            self._io.remove_reader(self._sock_fd)
-        self._state = TransportState.CLOSED
-        self._io.loop.call_soon(self._call_connection_lost, exc)
-
     def _call_connection_lost(self, exc: BaseException | None) -> None:
         try:
-            self._protocol.connection_lost(exc)
+            super()._call_connection_lost(exc)
         finally:
-            assert self._sock is not None
-            self._sock.close()
-            self._sock = None
-            self._protocol = None
-            self._loop = None
-            self._io.release(self._sock_fd, self)
             server = self._server
             if server is not None:
                 self._server = None
@@ -545,20 +430,6 @@ class SocketTransport(asyncio.Transport):
             waiter = self._empty_waiter
             if waiter is not None and not waiter.done():
                 waiter.set_exception(ConnectionError("Connection is closed by peer"))
-
-
-def _sockname(sock: socket.socket) -> Any:
-    try:
-        return sock.getsockname()
-    except OSError:
-        return None
-
-
-def _peername(sock: socket.socket) -> Any:
-    try:
-        return sock.getpeername()
-    except OSError:
-        return None
 
 
 def _set_nodelay(sock: socket.socket) -> None:
