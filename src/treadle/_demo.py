@@ -1,7 +1,8 @@
 """What ``python -m treadle`` shows: plain asyncio code running on treadle, then a speed check.
 
-The tour uses only asyncio's public API (tasks, timers, sock_* on a loopback socket, the default
-executor), so it is also a smoke test of the loop. The speed check runs the same two small
+The tour runs asyncio's public API (tasks, timers, sock_* on a loopback socket, a Protocol server,
+the default executor), so it is also a smoke test of the loop, and ends with a treadle nursery and
+cancel scope running beside that plain asyncio code. The speed check runs the same two small
 workloads on asyncio's own loop and on treadle, interleaved and best of 3, and prints the ratio
 measured here and now; it is a sanity check, not a benchmark (benchmarks/ has those).
 """
@@ -49,7 +50,9 @@ async def _tour() -> None:
     await _show_gather()
     await _show_timers()
     await _show_tcp_round_trip()
+    await _show_protocol_server()
     await _show_executor()
+    await _show_nursery()
 
 
 async def _show_gather() -> None:
@@ -103,6 +106,51 @@ async def _show_tcp_round_trip() -> None:
     print(
         f"  tcp       sock_accept/sock_connect on {address[0]}:{address[1]}, "
         f"sent {request!r}, got {reply!r} back"
+    )
+
+
+class _Upper(asyncio.Protocol):
+    """Answers every chunk in capitals: an ordinary asyncio Protocol."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.transport.write(data.upper())
+
+
+async def _show_protocol_server() -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(_Upper, "127.0.0.1", 0)
+    async with server:
+        host, port = server.sockets[0].getsockname()[:2]
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(b"hello, protocol")
+        reply = await reader.readexactly(len(b"hello, protocol"))
+        writer.close()
+        await writer.wait_closed()
+    print(f"  server    create_server + open_connection on {host}:{port}: {reply!r}")
+
+
+async def _show_nursery() -> None:
+    finished: list[str] = []
+
+    async def worker(name: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        finished.append(name)
+
+    started = time.monotonic()
+    async with treadle.open_nursery() as nursery:
+        nursery.start_soon(worker, "quick", 0.01)
+        with treadle.move_on_after(0.05) as scope:
+            nursery.start_soon(worker, "slow", 10)  # a nursery child: not inside the scope
+            await asyncio.sleep(10)  # cut short by the scope's deadline
+        nursery.cancel_scope.cancel()  # stop "slow" too; the nursery waits for it to unwind
+    elapsed = time.monotonic() - started
+    print(
+        f"  nursery   children finished: {finished}; move_on_after caught its timeout: "
+        f"{scope.cancelled_caught}; the nursery closed after {elapsed:.2f}s"
     )
 
 
