@@ -243,6 +243,10 @@ async def _connect_one(
         if sock is not None:
             sock.close()
         raise
+    finally:
+        # The OSError's traceback holds this frame, and this frame the list holding the OSError:
+        # a cycle that keeps both alive until the collector runs (asyncio: gh-124859).
+        del errors
     return sock
 
 

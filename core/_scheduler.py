@@ -171,6 +171,7 @@ class Scheduler:
         return min(timeout, MAX_POLL_TIMEOUT)
 
     def _run_ready(self, count: int) -> None:
+        handle: LoopHandle | None = None
         popleft = self.ready.popleft
         report_error = self._report_error
         for _ in range(count):
@@ -184,8 +185,12 @@ class Scheduler:
                 raise
             except BaseException as exc:
                 report_error(handle, exc)
+        # A callback's exception may keep this frame alive through its traceback; the frame must
+        # not keep the last handle (and what its callback refers to) alive with it.
+        handle = None
 
     def _run_ready_debug(self, count: int) -> None:
+        handle: LoopHandle | None = None
         popleft = self.ready.popleft
         for _ in range(count):
             handle = popleft()
@@ -204,6 +209,7 @@ class Scheduler:
             elapsed = time.monotonic() - started
             if elapsed >= self.slow_callback_duration:
                 logger.warning("Executing %s took %.3f seconds", _describe(handle), elapsed)
+        handle = None  # as in _run_ready: no reference cycle through a traceback
 
     def close(self) -> None:
         self.ready.clear()

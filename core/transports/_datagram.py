@@ -51,7 +51,9 @@ _WOULD_BLOCK = (BlockingIOError, InterruptedError)
 Address = Any  # a (host, port[, flowinfo, scope_id]) tuple, or a path for AF_UNIX
 
 
-class DatagramTransport(ReadingFdTransport, asyncio.DatagramTransport):
+# asyncio's datagram transport is also an asyncio.Transport (through its selector transport base),
+# and code checks isinstance(transport, asyncio.Transport): so is ours, in the same MRO order.
+class DatagramTransport(ReadingFdTransport, asyncio.Transport, asyncio.DatagramTransport):
     """The transport of ``loop.create_datagram_endpoint`` (asyncio.DatagramTransport).
 
     ``address``, when given, is the default destination: sendto() then accepts only None or
