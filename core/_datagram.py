@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from ._addresses import _ipaddr_info
+from ._socket_options import set_reuse_port
 from .transports._datagram import DatagramTransport
 from .transports._fdio import LoopIO
 
@@ -232,18 +233,6 @@ async def _open_first(
                 sock.close()
             raise
     raise errors[0]
-
-
-def set_reuse_port(sock: socket.socket) -> None:
-    """SO_REUSEPORT, with asyncio's ValueError where the platform lacks it."""
-    if not hasattr(socket, "SO_REUSEPORT"):
-        raise ValueError("reuse_port not supported by socket module")
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    except OSError:
-        raise ValueError(
-            "reuse_port not supported by socket module, SO_REUSEPORT defined but not implemented."
-        ) from None
 
 
 def _log_created(

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._connect import bind_error, loop_io, resolve
 from ._errors import check_not_ssl_socket
+from ._socket_options import set_reuse_port
 from ._tls_options import check_server, refuse_tls
 from .transports._stream import SocketTransport
 
@@ -353,24 +354,13 @@ class _SocketOptions:
         if self.reuse_address:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, True)
         if self.reuse_port:
-            _set_reuse_port(sock)
+            set_reuse_port(sock)
         if self.keep_alive:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, True)
         if _HAS_IPV6 and family == socket.AF_INET6:
             # One socket per family: without this Linux would have the IPv6 socket take the
             # IPv4 port as well, and the IPv4 bind would fail.
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, True)
-
-
-def _set_reuse_port(sock: socket.socket) -> None:
-    if not hasattr(socket, "SO_REUSEPORT"):
-        raise ValueError("reuse_port not supported by socket module")
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    except OSError:
-        raise ValueError(
-            "reuse_port not supported by socket module, SO_REUSEPORT defined but not implemented."
-        ) from None
 
 
 def _bind_all(
