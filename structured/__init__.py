@@ -13,7 +13,7 @@ from ._cancel import CancelScope
 from ._clock import MockClock
 from ._instruments import Instrument, add_instrument, remove_instrument
 from ._introspection import TaskTree, task_tree, track_task_creators
-from ._nursery import Nursery, TaskStatus, open_nursery
+from ._nursery import TASK_STATUS_IGNORED, Nursery, TaskStatus, open_nursery
 from ._run import run
 from ._threads import CapacityLimiter, current_default_thread_limiter
 from ._timeouts import fail_after, fail_at, move_on_after, move_on_at
@@ -29,6 +29,7 @@ from ._wait import (
 )
 
 __all__ = [
+    "TASK_STATUS_IGNORED",
     "CancelScope",
     "CapacityLimiter",
     "Instrument",

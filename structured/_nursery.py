@@ -18,12 +18,18 @@ cancellation through the tree instead.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from types import CoroutineType, TracebackType
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from types import TracebackType
+from typing import Any, TypeVar
 
 from ._cancel import CancelScope, deliver, effective_cancel
+from ._spawn_checks import coroutine_or_error
+from ._task_status import TASK_STATUS_IGNORED, TaskStatus
 from ._tasks import TaskState, state_for, states
+
+_T = TypeVar("_T")
+
+__all__ = ["TASK_STATUS_IGNORED", "Nursery", "TaskStatus", "open_nursery"]
 
 _GROUP_MESSAGE = "errors in a treadle nursery"
 
@@ -31,7 +37,7 @@ _GROUP_MESSAGE = "errors in a treadle nursery"
 class Nursery:
     """Where child tasks live; get one from ``async with open_nursery() as nursery``."""
 
-    __slots__ = ("_closed", "_errors", "_host", "_loop", "_scope", "_waiter")
+    __slots__ = ("_closed", "_errors", "_host", "_loop", "_scope", "_strict", "_waiter")
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, host: TaskState, scope: CancelScope
@@ -42,6 +48,9 @@ class Nursery:
         self._errors: list[BaseException] = []
         self._closed = False
         self._waiter: asyncio.Future[None] | None = None
+        # Strict: errors always come out as an ExceptionGroup, as Trio does by default. Only the
+        # staging nursery of start() is lenient, so that start() raises its child's error itself.
+        self._strict = True
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -66,9 +75,14 @@ class Nursery:
         """Start ``fn(*args)`` as a child task; returns the asyncio Task.
 
         Raises RuntimeError once the nursery is closed (its ``async with`` block has finished
-        and all its children are done).
+        and all its children are done), and TypeError when ``fn`` is not an async function (a
+        coroutine object, ``start_soon(work())``, is closed and explained; trio.Nursery.start_soon
+        behaves the same).
         """
-        return self._spawn(fn, args, name, None)
+        if self._closed:
+            raise _closed_error()
+        coro = coroutine_or_error("nursery.start_soon", fn, args, {})
+        return self._spawn(coro, name, None)
 
     async def start(
         self, fn: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None
@@ -76,32 +90,28 @@ class Nursery:
         """Start ``fn(*args, task_status=...)`` and return the value it passes to ``started()``.
 
         Until ``task_status.started()`` the child runs in the caller's cancel scope, and an error
-        it raises comes out of this call; afterwards it lives in this nursery.
+        it raises before then comes out of this call as itself (not in an ExceptionGroup), as
+        trio.Nursery.start and AnyIO's TaskGroup.start do; afterwards it lives in this nursery.
+        A function without a ``task_status`` parameter fails here with Python's own TypeError.
+        RuntimeError when the child returns without calling ``started()``.
         """
         if self._closed:
             raise _closed_error()
         async with open_nursery() as staging:
-            status = TaskStatus(staging, self)
-            staging._spawn(fn, args, name, status)
+            staging._strict = False
+            status: _PendingStart[Any] = _PendingStart(staging, self)
+            coro = coroutine_or_error("nursery.start", fn, args, {"task_status": status})
+            staging._spawn(coro, name, status)
         if not status._called:
             raise RuntimeError("child exited without calling task_status.started()")
         return status._value
 
     def _spawn(
         self,
-        fn: Callable[..., Awaitable[Any]],
-        args: tuple[Any, ...],
+        coro: Coroutine[Any, Any, Any],
         name: str | None,
-        status: TaskStatus | None,
+        status: _PendingStart[Any] | None,
     ) -> asyncio.Task[Any]:
-        if self._closed:
-            raise _closed_error()
-        coro = fn(*args) if status is None else fn(*args, task_status=status)
-        if type(coro) is not CoroutineType and not asyncio.iscoroutine(coro):
-            raise TypeError(
-                f"start_soon() expected an async function, but {fn!r} returned {coro!r}; "
-                "pass the function and its arguments, not the result of calling it"
-            )
         task = self._loop.create_task(coro, name=name)
         scope = self._scope
         state = TaskState(task, scope)
@@ -164,8 +174,8 @@ def _closed_error() -> RuntimeError:
     )
 
 
-class TaskStatus:
-    """What ``nursery.start()`` passes to the child as ``task_status``."""
+class _PendingStart(TaskStatus[_T]):
+    """The ``task_status`` that ``nursery.start()`` passes: ``started()`` moves the child."""
 
     __slots__ = ("_called", "_staging", "_state", "_target", "_value")
 
@@ -261,7 +271,9 @@ class open_nursery:
         nursery._closed = True
         errors = nursery._errors
         raised: BaseException | None = None
-        if errors:
+        if len(errors) == 1 and not nursery._strict:
+            raised = errors[0]
+        elif errors:
             raised = BaseExceptionGroup(_GROUP_MESSAGE, errors)
         elif body_cancelled:
             raised = exc

@@ -14,6 +14,7 @@ from treadle.core import EventLoop, available_pollers
 
 # --- structured concurrency -----------------------------------------------------------------------
 from treadle.structured import (
+    TASK_STATUS_IGNORED,
     CancelScope,
     CapacityLimiter,
     Instrument,
@@ -49,6 +50,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 # Sorted, as ruff's RUF022 asks.
 __all__ = [
+    "TASK_STATUS_IGNORED",
     "CancelScope",
     "CapacityLimiter",
     "EventLoop",

@@ -181,7 +181,7 @@ def test_start_returns_started_value_and_child_lives_on(trun: Runner) -> None:
     async def main() -> tuple[str, list[str], float]:
         log = []
 
-        async def server(port: int, *, task_status: TaskStatus) -> None:
+        async def server(port: int, *, task_status: TaskStatus[Any]) -> None:
             await sleep(1)
             task_status.started(f"listening on {port}")
             await sleep(2)
@@ -198,20 +198,19 @@ def test_start_returns_started_value_and_child_lives_on(trun: Runner) -> None:
 def test_start_child_error_before_started_raises_from_start(trun: Runner) -> None:
     # trio: test_nursery_start (crash before started)
     async def main() -> None:
-        async def broken(*, task_status: TaskStatus) -> None:
+        async def broken(*, task_status: TaskStatus[Any]) -> None:
             raise ValueError("no")
 
         async with open_nursery() as nursery:
-            with pytest.raises(ExceptionGroup) as info:
+            with pytest.raises(ValueError, match="no"):
                 await nursery.start(broken)
-            assert [str(e) for e in info.value.exceptions] == ["no"]
 
     trun(main())
 
 
 def test_start_child_that_never_calls_started(trun: Runner) -> None:
     async def main() -> None:
-        async def lazy(*, task_status: TaskStatus) -> None:
+        async def lazy(*, task_status: TaskStatus[Any]) -> None:
             pass
 
         async with open_nursery() as nursery:
@@ -224,7 +223,7 @@ def test_start_child_that_never_calls_started(trun: Runner) -> None:
 def test_start_runs_in_callers_scope_until_started(trun: Runner) -> None:
     # trio: test_nursery_start (cancelling start() cancels the child before started)
     async def main() -> tuple[bool, float]:
-        async def never_ready(*, task_status: TaskStatus) -> None:
+        async def never_ready(*, task_status: TaskStatus[Any]) -> None:
             await sleep_forever()
 
         async with open_nursery() as nursery:
@@ -239,7 +238,7 @@ def test_started_child_moves_out_of_callers_scope(trun: Runner) -> None:
     async def main() -> float:
         finished = []
 
-        async def worker(*, task_status: TaskStatus) -> None:
+        async def worker(*, task_status: TaskStatus[Any]) -> None:
             with CancelScope():  # an open scope of its own moves along with it
                 task_status.started()
                 await sleep(5)
@@ -256,7 +255,7 @@ def test_started_child_moves_out_of_callers_scope(trun: Runner) -> None:
 
 def test_started_twice_raises(trun: Runner) -> None:
     async def main() -> None:
-        async def twice(*, task_status: TaskStatus) -> None:
+        async def twice(*, task_status: TaskStatus[Any]) -> None:
             task_status.started()
             with pytest.raises(RuntimeError, match="twice"):
                 task_status.started()
@@ -307,7 +306,7 @@ def test_start_soon_rejects_non_async_function(trun: Runner) -> None:
 
         async with open_nursery() as nursery:
             with pytest.raises(TypeError, match="async function"):
-                nursery.start_soon(sync)
+                nursery.start_soon(sync)  # type: ignore[arg-type]
 
     trun(main())
 
