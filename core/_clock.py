@@ -26,6 +26,31 @@ class Clock(Protocol):
         """Seconds of real time to wait in the poller to reach ``deadline`` (may be <= 0)."""
 
 
+_CLOCK_METHODS = ("start_clock", "current_time", "deadline_to_sleep_time")
+
+
+def check_clock(clock: object) -> None:
+    """TypeError unless ``clock`` is None or has the :class:`Clock` methods.
+
+    Checked where a clock is accepted, so that a wrong one fails there with a message saying what
+    a clock needs, not later with an AttributeError from inside the scheduler.
+    """
+    if clock is None:
+        return
+    if isinstance(clock, type):
+        raise TypeError(
+            f"clock must be a clock object, not the class {clock.__qualname__}; "
+            f"pass an instance, e.g. {clock.__qualname__}()"
+        )
+    missing = [name for name in _CLOCK_METHODS if not callable(getattr(clock, name, None))]
+    if missing:
+        raise TypeError(
+            "clock must have the methods start_clock(), current_time() and "
+            "deadline_to_sleep_time(deadline) (the treadle.core.Clock protocol, the shape of "
+            f"trio.abc.Clock); {clock!r} lacks {', '.join(missing)}"
+        )
+
+
 class MonotonicClock:
     """Real time from ``time.monotonic``, the clock asyncio's loops use."""
 

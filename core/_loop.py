@@ -24,7 +24,7 @@ from typing import Any, NoReturn, TypeAlias, TypeVar, TypeVarTuple, cast
 
 from . import _connect, _datagram, _dns, _pipes, _sendfile, _server
 from ._asyncgens import AsyncGenTracker
-from ._clock import Clock, MonotonicClock
+from ._clock import Clock, MonotonicClock, check_clock
 from ._errors import (
     check_callback,
     fileobj_to_fd,
@@ -78,12 +78,16 @@ class EventLoop(asyncio.AbstractEventLoop):
     """
 
     def __init__(self, *, poller: str | None = None, clock: Clock | None = None) -> None:
-        self._closed = False
+        # Closed until the poller exists: a bad argument then raises without __del__ warning
+        # about an "unclosed event loop" that never owned anything.
+        self._closed = True
+        check_clock(clock)
         self._debug = _debug_mode_from_environment()
         self._thread_id: int | None = None
         self._clock: Clock = clock if clock is not None else MonotonicClock()
         self._clock.start_clock()
         self._scheduler = Scheduler(create_poller(poller), self._clock, self._report_callback_error)
+        self._closed = False
         self._scheduler.debug = self._debug
         # The scheduler's own containers: call_soon and call_at append and push to them directly.
         self._ready = self._scheduler.ready

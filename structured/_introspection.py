@@ -2,7 +2,7 @@
 
 Nursery children are placed under their nursery, and each nursery under the task whose body opened
 it. Plain asyncio tasks go under the task that created them when the loop tracks creators
-(:func:`track_task_creators`; ``treadle.structured.run()`` turns it on), else at the top level.
+(:func:`track_task_creators`), else at the top level.
 Tracking is opt-in because it puts a task factory on the loop: one Python call per create_task.
 """
 
@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from types import CodeType, CoroutineType
+from typing import Any, TypeVar
 
 from ._cancel import CancelScope, effective_cancel
 from ._nursery import Nursery
 from ._tasks import states
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+# Code objects of coroutines that only wrap another (see hidden_from_task_tree).
+_WRAPPERS: set[CodeType] = set()
 
 # Stored on the task itself (asyncio's Task, C or Python, takes attributes): cheaper than a weak
 # mapping, and it goes away with the task. The child keeps its creator alive, a small cost.
@@ -150,11 +157,27 @@ def _task_state(task: asyncio.Task[Any], loop: asyncio.AbstractEventLoop) -> str
     return "waiting"
 
 
+def hidden_from_task_tree(fn: _F) -> _F:
+    """Mark an ``async def`` that only wraps the coroutine it awaits (run()'s root scope).
+
+    For a task whose coroutine is such a wrapper, task_tree() reports where the wrapped
+    coroutine waits: the user's ``main``, not treadle's frame around it.
+    """
+    _WRAPPERS.add(fn.__code__)
+    return fn
+
+
 def _where(task: asyncio.Task[Any]) -> str:
-    frames = task.get_stack()
-    if not frames:
+    coro: object = task.get_coro()
+    if isinstance(coro, CoroutineType) and coro.cr_code in _WRAPPERS:
+        while isinstance(coro, CoroutineType) and coro.cr_code in _WRAPPERS:
+            coro = coro.cr_await
+        frame = coro.cr_frame if isinstance(coro, CoroutineType) else None
+    else:
+        frames = task.get_stack()
+        frame = frames[-1] if frames else None
+    if frame is None:
         return ""
-    frame = frames[-1]
     return f"{frame.f_code.co_name}:{frame.f_lineno}"
 
 

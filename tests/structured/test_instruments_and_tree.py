@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
 
+import treadle
 from treadle.structured import (
     Instrument,
+    MockClock,
     add_instrument,
     move_on_after,
     open_nursery,
@@ -159,3 +162,27 @@ def test_task_tree_marks_cancelling_tasks(trun: Runner) -> None:
         return text
 
     assert "(cancelling)" in trun(main())
+
+
+def test_task_tree_shows_the_users_frame_for_runs_main_task() -> None:
+    # run() wraps main in a root cancel scope; the tree shows main's line, not the wrapper's.
+    async def observe(trees: list[str]) -> None:
+        await wait_all_tasks_blocked()
+        trees.append(task_tree().render())
+
+    async def main() -> list[str]:
+        trees: list[str] = []
+        async with open_nursery() as nursery:
+            nursery.start_soon(observe, trees)
+            await sleep(1)  # main waits here while observe looks
+        return trees
+
+    [text] = treadle.run(main, clock=MockClock(autojump_threshold=0))
+    first = text.splitlines()[0]
+    assert first.startswith("task 'Task-"), text
+    assert "' [waiting] at main:" in first, text
+    line = int(first.split("at main:")[1].split()[0])
+    assert inspect.getsource(main).splitlines()[line - main.__code__.co_firstlineno].strip() == (
+        "await sleep(1)  # main waits here while observe looks"
+    )
+    assert "_under_root_scope" not in text

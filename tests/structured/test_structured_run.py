@@ -33,7 +33,7 @@ def test_run_refuses_coroutine_plus_args() -> None:
 
     coro = main()
     with pytest.raises(TypeError):
-        run(coro, 1)
+        run(coro, 1)  # type: ignore[call-overload]
     coro.close()
 
 
