@@ -10,6 +10,7 @@ measured here and now; it is a sanity check, not a benchmark (benchmarks/ has th
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import hashlib
 import math
@@ -30,14 +31,28 @@ REPEATS = 3
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 
 
-def main() -> int:
-    print(f"treadle {treadle.__version__} on Python {sys.version.split()[0]} ({sys.platform})")
-    print(f"pollers available here: {', '.join(treadle.available_pollers())}")
+def main(*, poller: str | None = None) -> int:
+    """The tour, then the speed check: ``python -m treadle``."""
+    _header(poller)
     print()
-    treadle.run(_tour())
+    treadle.run(_tour(), poller=poller)
     print()
-    _speed_check()
+    _speed_check(poller)
     return 0
+
+
+def bench(*, poller: str | None = None) -> int:
+    """The speed check alone: ``python -m treadle bench``."""
+    _header(poller)
+    print()
+    _speed_check(poller)
+    return 0
+
+
+def _header(poller: str | None) -> None:
+    print(f"treadle {treadle.__version__} on Python {sys.version.split()[0]} ({sys.platform})")
+    chosen = f"; using {poller}" if poller is not None else ""
+    print(f"pollers available here: {', '.join(treadle.available_pollers())}{chosen}")
 
 
 # --- the tour -------------------------------------------------------------------------------------
@@ -168,7 +183,7 @@ async def _show_executor() -> None:
 # --- the speed check ------------------------------------------------------------------------------
 
 
-def _speed_check() -> None:
+def _speed_check(poller: str | None) -> None:
     print(f"speed, best of {REPEATS} (same machine, same process, measured just now):")
     workloads: list[tuple[str, Callable[[asyncio.AbstractEventLoop], float]]] = [
         (f"{CALLBACKS:,} call_soon callbacks", _time_call_soon),
@@ -176,7 +191,7 @@ def _speed_check() -> None:
     ]
     ratios = []
     for label, workload in workloads:
-        asyncio_best, treadle_best = _best_of(workload)
+        asyncio_best, treadle_best = _best_of(workload, poller)
         ratio = asyncio_best / treadle_best
         ratios.append(ratio)
         print(
@@ -194,9 +209,14 @@ def _asyncio_loop() -> asyncio.AbstractEventLoop:
     return factory()
 
 
-def _best_of(workload: Callable[[asyncio.AbstractEventLoop], float]) -> tuple[float, float]:
+def _best_of(
+    workload: Callable[[asyncio.AbstractEventLoop], float], poller: str | None
+) -> tuple[float, float]:
     """Best time of the workload on asyncio's loop and on treadle's, runs interleaved."""
-    factories: tuple[LoopFactory, LoopFactory] = (_asyncio_loop, treadle.new_event_loop)
+    factories: tuple[LoopFactory, LoopFactory] = (
+        _asyncio_loop,
+        functools.partial(treadle.new_event_loop, poller=poller),
+    )
     best = [math.inf, math.inf]
     for _ in range(REPEATS):
         # Interleaving keeps a slow moment of the machine from landing on one loop only.
