@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from treadle.structured import (
-    CancelScope,
-    MockClock,
-    current_time,
-    fail_after,
-    move_on_after,
-    run,
-)
+import treadle
+from treadle.structured import CancelScope, MockClock, current_time, fail_after, move_on_after
 
 
 async def main() -> None:
@@ -50,7 +44,7 @@ async def main() -> None:
     print("task.cancelling() after all that:", task.cancelling())
 
 
-run(main, clock=MockClock(autojump_threshold=0))
+treadle.run(main, clock=MockClock(autojump_threshold=0))
 
 # Expected output:
 # t=5: moved on, cancelled_caught=True

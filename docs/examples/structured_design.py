@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from treadle.structured import MockClock, current_time, move_on_after, open_nursery, run, sleep
+import treadle
+from treadle.structured import MockClock, current_time, move_on_after, open_nursery, sleep
 
 
 async def main() -> None:
@@ -31,7 +32,7 @@ async def main() -> None:
     print("cancelling() is back to", task.cancelling())
 
 
-run(main, clock=MockClock(autojump_threshold=0))
+treadle.run(main, clock=MockClock(autojump_threshold=0))
 
 # Expected output:
 # the task is asyncio's own Task: True

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from treadle.structured import MockClock, TaskStatus, current_time, open_nursery, run, sleep
+import treadle
+from treadle.structured import (
+    TASK_STATUS_IGNORED,
+    MockClock,
+    TaskStatus,
+    current_time,
+    open_nursery,
+    sleep,
+)
 
 
 async def worker(name: str, seconds: float) -> None:
@@ -10,13 +18,17 @@ async def worker(name: str, seconds: float) -> None:
     print(f"t={current_time():g}: {name} finished")
 
 
-async def server(*, task_status: TaskStatus) -> None:
+async def server(*, task_status: TaskStatus[str] = TASK_STATUS_IGNORED) -> None:
     await sleep(1)  # get ready...
     task_status.started("listening")  # ...start() returns now; the child lives on
     try:
         await sleep(3600)
     finally:
         print(f"t={current_time():g}: server cancelled")
+
+
+async def cannot_bind(*, task_status: TaskStatus[str] = TASK_STATUS_IGNORED) -> None:
+    raise OSError("address already in use")  # fails before calling started()
 
 
 async def crash() -> None:
@@ -30,6 +42,12 @@ async def main() -> None:
         nursery.start_soon(worker, "slow", 3)
     print(f"t={current_time():g}: the nursery waited for both")
 
+    async with open_nursery() as nursery:
+        try:
+            await nursery.start(cannot_bind)
+        except OSError as exc:  # start() raises the child's own error, as in Trio and AnyIO
+            print(f"t={current_time():g}: start() raised {exc!r}")
+
     try:
         async with open_nursery() as nursery:
             status = await nursery.start(server)
@@ -40,12 +58,13 @@ async def main() -> None:
 
 
 # MockClock(autojump_threshold=0): whenever every task waits, time jumps to the next timer.
-run(main, clock=MockClock(autojump_threshold=0))
+treadle.run(main, clock=MockClock(autojump_threshold=0))
 
 # Expected output:
 # t=2: fast finished
 # t=3: slow finished
 # t=3: the nursery waited for both
+# t=3: start() raised OSError('address already in use')
 # t=4: server is listening
 # t=9: server cancelled
 # t=9: the nursery raised ValueError('disk full')
