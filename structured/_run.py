@@ -165,9 +165,17 @@ class _CtrlC:
         raise KeyboardInterrupt
 
     def keyboard_interrupt(self) -> KeyboardInterrupt:
-        """The KeyboardInterrupt to raise, with the traceback of the program's unwinding."""
+        """The KeyboardInterrupt to raise, with the traceback of the program's unwinding.
+
+        When cleanup was itself cancelled (level-triggered: a ``finally`` that awaits, unshielded),
+        the CancelledError that reached us was raised there, and the first one, where the
+        program was waiting, is its context: we keep that chain, so both places are shown.
+        """
         unwound, self.unwound = self.unwound, None  # drop the frames once used
-        return KeyboardInterrupt().with_traceback(_user_part(unwound))
+        error = KeyboardInterrupt().with_traceback(_user_part(unwound))
+        if unwound is not None:
+            error.__context__ = unwound.__context__
+        return error
 
 
 def _user_part(unwound: BaseException | None) -> TracebackType | None:

@@ -37,9 +37,9 @@ PROGRAM = textwrap.dedent(
 )
 
 
-def _interrupted_traceback(tmp_path: Path, how: str) -> str:
+def _interrupted_traceback(tmp_path: Path, how: str, program: str = PROGRAM) -> str:
     script = tmp_path / "program.py"
-    script.write_text(PROGRAM)
+    script.write_text(program)
     with subprocess.Popen(
         [sys.executable, str(script), how],
         stdout=subprocess.PIPE,
@@ -72,3 +72,33 @@ def test_ctrl_c_traceback_names_the_users_line(tmp_path: Path, how: str) -> None
         assert all("asyncio" in line for line in frames_below), stderr  # asyncio.sleep's own
         assert "_under_root_scope" not in stderr, stderr
         assert "_scheduler.py" not in stderr, stderr
+
+
+CLEANUP_PROGRAM = textwrap.dedent(
+    """\
+    import asyncio
+
+    import treadle
+
+    async def main() -> None:
+        print("waiting", flush=True)
+        try:
+            await asyncio.sleep(30)  # where it was waiting
+        finally:
+            await asyncio.sleep(1)  # unshielded cleanup: cancelled again
+
+    treadle.run(main)
+    """
+)
+
+
+@pytest.mark.slow
+def test_ctrl_c_with_cancelled_cleanup_shows_both_places(tmp_path: Path) -> None:
+    # Level-triggered: the cleanup's await is cancelled too. The traceback ends there, and the
+    # first cancellation, where the program was waiting, is chained above it.
+    stderr = _interrupted_traceback(tmp_path, "", program=CLEANUP_PROGRAM)
+    waiting = stderr.index("await asyncio.sleep(30)  # where it was waiting")
+    handling = stderr.index("During handling of the above exception")
+    cleanup = stderr.index("await asyncio.sleep(1)  # unshielded cleanup")
+    assert waiting < handling < cleanup, stderr
+    assert stderr.rstrip().endswith("KeyboardInterrupt"), stderr
