@@ -16,22 +16,26 @@ import asyncio
 import functools
 import inspect
 from collections.abc import Callable, Coroutine
+from types import CoroutineType
 from typing import Any
 
 __all__ = ["coroutine_or_error"]
 
 
 def coroutine_or_error(
-    call: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    call: str, fn: object, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Coroutine[Any, Any, Any]:
     """Call ``fn(*args, **kwargs)`` and return its coroutine, or raise TypeError saying why not.
 
     ``call`` is how the user spelled the call, for messages: ``"nursery.start_soon"``.
     """
-    if inspect.isawaitable(fn):
-        raise _awaitable_passed(call, fn)
+    # A coroutine object is not callable, so the common case pays one callable() check only.
+    if not callable(fn):
+        if inspect.isawaitable(fn):
+            raise _awaitable_passed(call, fn)
+        raise TypeError(f"'{type(fn).__name__}' object is not callable")  # Python's own words
     result = fn(*args, **kwargs)
-    if asyncio.iscoroutine(result):
+    if type(result) is CoroutineType or asyncio.iscoroutine(result):
         return result
     raise _not_async(call, fn, result)
 

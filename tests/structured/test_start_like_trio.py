@@ -249,3 +249,22 @@ def test_start_soon_with_a_function_returning_a_future_names_it() -> None:
 
     message = treadle.run(main)
     assert "returned <Future finished result=None>, an awaitable that is not a coroutine" in message
+
+
+def test_start_soon_with_a_non_callable_matches_trio() -> None:
+    def message(start_soon: Callable[[Any], object]) -> str:
+        with pytest.raises(TypeError) as info:
+            start_soon(5)
+        return str(info.value)
+
+    async def trio_main() -> str:
+        async with trio.open_nursery() as nursery:
+            text = message(nursery.start_soon)
+        return text
+
+    async def our_main() -> str:
+        async with open_nursery() as nursery:
+            text = message(nursery.start_soon)
+        return text
+
+    assert treadle.run(our_main) == trio.run(trio_main) == "'int' object is not callable"
