@@ -154,10 +154,12 @@ def test_aiohttp_run_app_with_a_treadle_loop(tmp_path: Path, listener: socket.so
     script = tmp_path / "run_app.py"
     script.write_text(RUN_APP)
     fd = listener.fileno()
-    with _spawn([sys.executable, str(script), str(fd)], tmp_path, pass_fds=(fd,)) as child:
+    args = [sys.executable, "-W", "error", str(script), str(fd)]
+    with _spawn(args, tmp_path, pass_fds=(fd,)) as child:
         try:
             _wait_for_line(child, r"^up$")
             assert _get(listener.getsockname()[1]) == (200, "treadle: True\n")
         finally:
             rest = _stop(child)
     assert child.returncode == 0, rest  # run_app turns Ctrl-C into a clean shutdown
+    assert rest == "", rest  # no warning (an unclosed loop, say) and no traceback
