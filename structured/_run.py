@@ -42,7 +42,6 @@ _T = TypeVar("_T")
 @overload
 def run(
     main: Coroutine[Any, Any, _T],
-    /,
     *,
     debug: bool | None = None,
     clock: Clock | None = None,
@@ -53,7 +52,6 @@ def run(
 @overload
 def run(
     main: Callable[..., Awaitable[_T]],
-    /,
     *args: Any,
     debug: bool | None = None,
     clock: Clock | None = None,
@@ -63,7 +61,6 @@ def run(
 
 def run(
     main: Callable[..., Awaitable[_T]] | Coroutine[Any, Any, _T],
-    /,
     *args: Any,
     debug: bool | None = None,
     clock: Clock | None = None,

@@ -127,3 +127,10 @@ def test_bad_poller_fails_cleanly_through_run() -> None:
             treadle.run(main(), poller="bogus")
 
     assert _warnings_from(call) == []
+
+
+def test_run_takes_main_by_keyword_like_asyncio_run() -> None:
+    async def main() -> int:
+        return 5
+
+    assert treadle.run(main=main()) == asyncio.run(main=main()) == 5
