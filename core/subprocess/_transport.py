@@ -185,15 +185,23 @@ class SubprocessTransport(asyncio.SubprocessTransport):
         return self._closed
 
     def close(self) -> None:
-        """Close every pipe; kill the child if it has not exited (asyncio's close())."""
+        """Close every pipe; kill the child if it has not exited (asyncio's close()).
+
+        On a closed loop the pipes cannot be closed (their connection_lost() can no longer be
+        delivered; asyncio raises RuntimeError here): the child is killed all the same, and
+        the pipes' own transports close their fds when collected, with a ResourceWarning.
+        """
         if self._closed:
             return
         self._closed = True
-        for end in self._pipes.values():
-            if end.pipe is not None:
-                end.pipe.close()
-        if self._proc is not None and self._returncode is None:
-            if self._loop is not None and self._loop.get_debug():
+        loop = self._loop
+        if loop is None or not loop.is_closed():
+            for end in self._pipes.values():
+                if end.pipe is not None:
+                    end.pipe.close()
+        if self._proc is not None and self._returncode is None and self._proc.returncode is None:
+            # (Popen.returncode is set by the orphan reaper once the loop has closed.)
+            if loop is not None and loop.get_debug():
                 logger.warning("Close running child process: kill %r", self)
             try:
                 os.kill(self._pid, signal.SIGKILL)

@@ -212,6 +212,16 @@ class _SigchldDispatcher:
 
     def detach(self, watcher: SigchldWatcher) -> None:
         self._watchers.discard(watcher)
+        # The last one out puts the previous handler back, if this thread may.
+        if (
+            self._installed
+            and not self._watchers
+            and threading.current_thread() is threading.main_thread()
+        ):
+            previous = signal.SIG_DFL if self._previous is None else self._previous
+            signal.signal(signal.SIGCHLD, previous)
+            self._previous = None
+            self._installed = False
 
     def _on_sigchld(self, signum: int, frame: object) -> None:
         for watcher in list(self._watchers):
