@@ -19,7 +19,8 @@ when the child was already reaped, else when ``connection_lost`` has run; that i
 rule too.
 
 Signals are sent with ``os.kill`` only while the child is not yet reaped: until then its pid
-cannot be reused, because only our watcher reaps it. Afterwards they are silently dropped, which
+cannot be reused, because only our watcher (or the Popen object, see _watcher.py) reaps it.
+Afterwards they are silently dropped, which
 is what asyncio's ``ProcessLookupError`` handling amounts to, without its pid-reuse race.
 """
 
@@ -204,7 +205,7 @@ class SubprocessTransport(asyncio.SubprocessTransport):
             if loop is not None and loop.get_debug():
                 logger.warning("Close running child process: kill %r", self)
             try:
-                os.kill(self._pid, signal.SIGKILL)
+                self._proc.kill()  # Popen's: users may wrap it (asyncio calls it too)
             except (ProcessLookupError, PermissionError):
                 pass  # exited meanwhile, or a setuid child we may not signal
 

@@ -18,10 +18,11 @@ objects its transports made). When a child exits, the watcher reaps it with
   watcher), the watcher sweeps on a short timer instead.
 
 Invariants:
-- Only the watcher reaps a child it watches (transports never call ``Popen.poll()``, which
-  reaps), so a pid stays valid for ``os.kill`` until the exit callback has run. A child someone
-  else reaped (``waitpid(-1)`` elsewhere) is reported with returncode 255 and a warning, as
-  asyncio reports it.
+- The watcher reaps a child it watches; so may the Popen object itself (``Popen.kill()`` and
+  ``send_signal()`` call ``poll()`` first), and then the watcher takes the returncode Popen
+  recorded. Either way the pid stays valid for ``os.kill`` until then. A child someone else
+  reaped (``waitpid(-1)`` elsewhere) is reported with returncode 255 and a warning, as asyncio
+  reports it.
 - When the loop closes, children still running are handed to the process-wide orphan reaper
   (see _orphans.py): nothing is killed, nothing is left a zombie.
 
@@ -55,17 +56,21 @@ SWEEP_INTERVAL = 0.02
 WATCHER_ENV = "TREADLE_CHILD_WATCHER"
 
 
-def reap(pid: int) -> int | None:
+def reap(popen: subprocess.Popen[bytes]) -> int | None:
     """The child's returncode if it has exited (reaping it), else None.
 
     Returncodes are Popen's: the exit status, or ``-signum`` when a signal killed the child.
     """
     try:
-        got, status = os.waitpid(pid, os.WNOHANG)
+        got, status = os.waitpid(popen.pid, os.WNOHANG)
     except ChildProcessError:
+        if popen.returncode is not None:
+            # Popen reaped it itself (Popen.kill() and send_signal() call poll() first).
+            return popen.returncode
         # asyncio's watchers report a child reaped elsewhere the same way.
         logger.warning(
-            "child process pid %d exit status already read:  will report returncode 255", pid
+            "child process pid %d exit status already read:  will report returncode 255",
+            popen.pid,
         )
         return 255
     if got == 0:
@@ -129,7 +134,7 @@ class PidfdWatcher(ChildWatcher):
         self._children[popen.pid] = child
 
     def _child_ready(self, child: _PidfdChild) -> None:
-        returncode = reap(child.popen.pid)
+        returncode = reap(child.popen)
         if returncode is None:
             return  # a readable pidfd means exited; keep watching should a kernel say otherwise
         self._forget(child)
@@ -172,8 +177,8 @@ class SigchldWatcher(ChildWatcher):
 
     def sweep(self) -> None:
         self._timer = None
-        for pid, (_, on_exit) in list(self._children.items()):
-            returncode = reap(pid)
+        for pid, (popen, on_exit) in list(self._children.items()):
+            returncode = reap(popen)
             if returncode is not None:
                 del self._children[pid]
                 on_exit(returncode)
