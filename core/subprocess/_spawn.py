@@ -7,8 +7,9 @@ The steps, each a function below:
    awaiting caller and leaves nothing behind;
 3. wrap each pipe Popen made in core's pipe transport, register the child with the loop's
    watcher, and schedule ``connection_made`` after the pipes' own;
-4. wait until ``connection_made`` has run. If the caller is cancelled meanwhile, the transport
-   is closed (the child killed) and reaped before the cancellation propagates, as in asyncio.
+4. yield once, so that ``connection_made`` has run when the caller resumes. If the caller is
+   cancelled meanwhile, the transport is closed (the child killed) and reaped before the
+   cancellation propagates, as in asyncio.
 
 Unlike asyncio, the pipes are wrapped directly instead of through ``connect_read_pipe`` /
 ``connect_write_pipe`` (which wait a loop iteration each), and no task is created per spawn.
@@ -173,10 +174,11 @@ async def spawn(
     if loop.get_debug():
         program = args if isinstance(args, (bytes, str)) else args[0]
         logger.debug("process %r created: pid %s", program, popen.pid)
-    waiter: asyncio.Future[None] = loop.create_future()
-    transport = _connect(io, watcher, protocol, popen, waiter, extra)
+    transport = _connect(io, watcher, protocol, popen, extra)
     try:
-        await waiter
+        # One iteration: the pipes' connection_made(), then ours, run before this resumes.
+        # (asyncio waits on a future set by a task instead: two iterations more per spawn.)
+        await asyncio.sleep(0)
     except (SystemExit, KeyboardInterrupt):
         raise
     except BaseException:
@@ -208,7 +210,6 @@ def _connect(
     watcher: ChildWatcher,
     protocol: asyncio.SubprocessProtocol,
     popen: subprocess.Popen[bytes],
-    waiter: asyncio.Future[None],
     extra: dict[str, Any] | None,
 ) -> SubprocessTransport:
     """Wrap the pipes, watch the child, schedule connection_made; undo it all on failure."""
@@ -220,7 +221,7 @@ def _connect(
         _abandon(transport, popen)
         raise
     # After the pipes' connection_made() callbacks, which their constructors scheduled.
-    io.loop.call_soon(transport._connected, waiter)
+    io.loop.call_soon(transport._connected)
     return transport
 
 

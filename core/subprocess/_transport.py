@@ -135,17 +135,13 @@ class SubprocessTransport(asyncio.SubprocessTransport):
         self._pipes[fd] = end
         return end
 
-    def _connected(self, waiter: asyncio.Future[None] | None) -> None:
+    def _connected(self) -> None:
         """Scheduled after the pipes' own connection_made(): tell the protocol, replay."""
         pending = self._pending
         self._pending = None
-        try:
-            self._protocol.connection_made(self)
-            for callback, args in pending or ():
-                callback(*args)
-        finally:
-            if waiter is not None and not waiter.cancelled():
-                waiter.set_result(None)
+        self._protocol.connection_made(self)
+        for callback, args in pending or ():
+            callback(*args)
 
     # -- asyncio.SubprocessTransport ------------------------------------------------------------
 
@@ -247,9 +243,9 @@ class SubprocessTransport(asyncio.SubprocessTransport):
             return
         if all(end.disconnected for end in self._pipes.values()):
             self._finished = True
-            assert self._loop is not None
-            # Soon, not now: after whatever the pipes' and exit callbacks scheduled.
-            self._loop.call_soon(self._call, self._call_connection_lost)
+            # At once, not soon as asyncio does: wait() then returns an iteration earlier.
+            # The order the protocol sees is the same: connection_lost() comes last.
+            self._call(self._call_connection_lost)
 
     def _call_connection_lost(self) -> None:
         try:
