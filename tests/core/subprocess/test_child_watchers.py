@@ -7,6 +7,7 @@ and the loop-closing tests check that no child is left a zombie.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import threading
@@ -169,3 +170,51 @@ def test_collected_transport_warns_and_its_child_is_killed_and_reaped(watcher: s
     _wait_until(lambda: popen.returncode is not None)
     assert popen.returncode == -signal.SIGKILL
     assert pid not in zombie_children()
+
+
+def test_child_reaped_elsewhere_reports_255_with_a_warning(
+    tloop: EventLoop, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def main() -> int:
+        transport, _ = await tloop.subprocess_exec(
+            asyncio.SubprocessProtocol,
+            "sleep",
+            "0.1",
+            stdin=DEVNULL,
+            stdout=DEVNULL,
+            stderr=DEVNULL,
+        )
+        _reap_elsewhere(transport.get_pid())
+        code = await transport._wait()
+        transport.close()
+        return int(code)
+
+    assert tloop.run_until_complete(main()) == 255
+    assert "exit status already read:  will report returncode 255" in caplog.text
+
+
+def test_child_reaped_by_its_popen_keeps_its_returncode(tloop: EventLoop) -> None:
+    async def main() -> int:
+        transport, _ = await tloop.subprocess_exec(
+            asyncio.SubprocessProtocol,
+            "sleep",
+            "0.1",
+            stdin=DEVNULL,
+            stdout=DEVNULL,
+            stderr=DEVNULL,
+        )
+        _popen_reaps(transport.get_extra_info("subprocess"))
+        code = await transport._wait()
+        transport.close()
+        return int(code)
+
+    assert tloop.run_until_complete(main()) == 0
+
+
+def _reap_elsewhere(pid: int) -> None:
+    """What code calling waitpid() behind the loop's back does (blocks until the exit)."""
+    os.waitpid(pid, 0)
+
+
+def _popen_reaps(popen: subprocess.Popen[bytes]) -> None:
+    popen.wait()

@@ -7,6 +7,7 @@ children (``sys.executable -c``, ``true``, ``cat``, ``sh``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -319,3 +320,31 @@ def test_send_signal_and_terminate(loop: Loop) -> None:
         return codes
 
     assert loop.run_until_complete(main()) == (-signal.SIGINT, -signal.SIGTERM)
+
+
+def test_debug_mode_logs_spawn_and_exit(loop: Loop, caplog: pytest.LogCaptureFixture) -> None:
+    loop.set_debug(True)
+
+    async def main() -> int:
+        proc = await asyncio.create_subprocess_exec("true", stdout=PIPE)
+        await proc.communicate()
+        return await proc.wait()
+
+    with caplog.at_level(logging.DEBUG, logger="asyncio"):
+        assert loop.run_until_complete(main()) == 0
+    messages = [record.getMessage() for record in caplog.records]
+    assert any(m.startswith("execute program 'true' stdout=<pipe>") for m in messages)
+    assert any(m.startswith("process 'true' created: pid ") for m in messages)
+    assert any("exited with return code 0" in m for m in messages)
+
+
+def test_extra_becomes_transport_extra_info(loop: Loop) -> None:
+    async def main() -> Any:
+        transport, protocol = await loop.subprocess_exec(
+            RecordingProtocol, "true", stdin=None, stdout=None, stderr=None, extra={"tag": 7}
+        )
+        await protocol.done
+        transport.close()
+        return transport.get_extra_info("tag")
+
+    assert loop.run_until_complete(main()) == 7
