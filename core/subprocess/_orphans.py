@@ -13,6 +13,7 @@ loop closes) it is never started.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 import time
@@ -50,7 +51,17 @@ class OrphanReaper:
             time.sleep(ORPHAN_POLL_INTERVAL)
 
 
+    def forget_after_fork(self) -> None:
+        """In a forked child: the parent's orphans are not ours, and its thread is gone."""
+        self._lock = threading.Lock()
+        self._orphans = []
+        self._thread = None
+
+
 _REAPER = OrphanReaper()
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_REAPER.forget_after_fork)
 
 
 def adopt_orphan(popen: subprocess.Popen[bytes]) -> None:
