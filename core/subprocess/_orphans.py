@@ -50,7 +50,6 @@ class OrphanReaper:
                     return
             time.sleep(ORPHAN_POLL_INTERVAL)
 
-
     def forget_after_fork(self) -> None:
         """In a forked child: the parent's orphans are not ours, and its thread is gone."""
         self._lock = threading.Lock()
