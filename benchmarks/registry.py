@@ -148,7 +148,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         unit="MiB",
         run=subprocesses.pipe_throughput,
         params={"mebibytes": 64, "chunk": 64 * 1024, "children": 5},
-        scaled=("children",),
+        scaled=("mebibytes",),
         description=(
             "64 MiB through `cat` and back over its stdin/stdout pipes, 64 KiB writes; "
             "5 children, one after the other"
