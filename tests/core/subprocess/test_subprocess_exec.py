@@ -348,3 +348,17 @@ def test_extra_becomes_transport_extra_info(loop: Loop) -> None:
         return transport.get_extra_info("tag")
 
     assert loop.run_until_complete(main()) == 7
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="setgroups() needs root, even to the same groups")
+def test_user_group_extra_groups_pass_through(loop: Loop) -> None:
+    script = "import os; print(os.getuid(), os.getgid(), os.getgroups())"
+
+    async def main() -> bytes:
+        proc = await asyncio.create_subprocess_exec(
+            PY, "-c", script, stdout=PIPE, user=0, group=0, extra_groups=[0]
+        )
+        out, _ = await proc.communicate()
+        return out
+
+    assert loop.run_until_complete(main()) == b"0 0 [0]\n"
