@@ -7,6 +7,7 @@ and the loop-closing tests check that no child is left a zombie.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import signal
 import subprocess
@@ -218,3 +219,24 @@ def _reap_elsewhere(pid: int) -> None:
 
 def _popen_reaps(popen: subprocess.Popen[bytes]) -> None:
     popen.wait()
+
+
+def test_watch_failure_kills_child_and_closes_its_pipes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Fault injection: the kernel refusing a pidfd (EMFILE) after the child has started.
+    monkeypatch.setenv("TREADLE_CHILD_WATCHER", "pidfd")
+
+    def refuse(pid: int, flags: int = 0) -> int:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(os, "pidfd_open", refuse)
+    loop = new_event_loop()
+    try:
+        with pytest.raises(OSError, match="Too many open files"):
+            loop.run_until_complete(
+                asyncio.create_subprocess_exec("sleep", "30", stdin=PIPE, stdout=PIPE)
+            )
+        loop.run_until_complete(asyncio.sleep(0.01))  # the pipes' connection_lost()
+    finally:
+        loop.close()
+    _wait_until(lambda: orphan_count() == 0)  # killed, then reaped by the orphan reaper
+    assert zombie_children() == []
