@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from benchmarks import scheduling, tasks
+from benchmarks import scheduling, subprocesses, tasks
 from benchmarks.echo import bench as echo_bench
 
 if TYPE_CHECKING:
@@ -134,6 +134,25 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         params={"tasks": 10_000, "repeats": 5},
         scaled=("tasks",),
         description="create_task() 10k trivial coroutines and gather them; 5 times",
+    ),
+    Benchmark(
+        name="subprocess_spawn_wait",
+        unit="processes",
+        run=subprocesses.spawn_wait,
+        params={"processes": 400, "concurrency": 1},
+        scaled=("processes",),
+        description="create_subprocess_exec('true') then wait(), one at a time, 400 times",
+    ),
+    Benchmark(
+        name="subprocess_pipe_throughput",
+        unit="MiB",
+        run=subprocesses.pipe_throughput,
+        params={"mebibytes": 64, "chunk": 64 * 1024, "children": 5},
+        scaled=("mebibytes",),
+        description=(
+            "64 MiB through `cat` and back over its stdin/stdout pipes, 64 KiB writes; "
+            "5 children, one after the other"
+        ),
     ),
     *(
         _echo(style, transport, size * 1024, clients, count)

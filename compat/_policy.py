@@ -27,7 +27,7 @@ import threading
 import warnings
 import weakref
 from types import FrameType
-from typing import NoReturn
+from typing import Any
 
 from treadle.core import EventLoop, new_event_loop
 
@@ -67,6 +67,7 @@ class EventLoopPolicy(_PolicyBase):
 
     def __init__(self) -> None:
         self._threads = _ThreadState()
+        self._watcher: Any = None  # an asyncio child watcher, made or set on request
         _live_policies.add(self)
 
     def get_event_loop(self) -> asyncio.AbstractEventLoop:
@@ -106,22 +107,77 @@ class EventLoopPolicy(_PolicyBase):
                 f"not '{type(loop).__name__}'"
             )
         self._threads.loop = loop
+        # asyncio's Unix policy attaches its watcher to the main thread's loop.
+        if self._watcher is not None and threading.current_thread() is threading.main_thread():
+            self._watcher.attach_loop(loop)
 
     def new_event_loop(self) -> EventLoop:
         """A new treadle loop; it is not made current (call ``set_event_loop`` for that)."""
         return new_event_loop()
 
-    # asyncio's AbstractEventLoopPolicy declares child watcher methods (deprecated in 3.12,
-    # removed in 3.14). treadle's loop waits for its child processes itself, so it has none.
+    # -- child watchers ---------------------------------------------------------------------------
+    # treadle's loops watch their own children (core/subprocess), so a watcher set here is
+    # never used by them. The methods still behave as asyncio's default policy's do, so code
+    # written for asyncio keeps working, and asyncio's own loops (which ask the policy for a
+    # watcher when they spawn) still find one. asyncio removes these methods in 3.14.
 
-    def get_child_watcher(self) -> NoReturn:
-        raise NotImplementedError(
-            "treadle's event loop waits for child processes itself; it has no child watcher"
-        )
+    if sys.version_info < (3, 14):
 
-    def set_child_watcher(self, watcher: object) -> NoReturn:
-        raise NotImplementedError(
-            "treadle's event loop waits for child processes itself; it has no child watcher"
+        def get_child_watcher(self) -> Any:
+            """The watcher set with ``set_child_watcher``, else asyncio's default one.
+
+            As asyncio's policy: the default is made on first use (``PidfdChildWatcher``
+            where pidfds work on 3.12+, else ``ThreadedChildWatcher``); 3.12 and 3.13 warn
+            ``DeprecationWarning``. treadle's loops do not use it.
+            """
+            with _watcher_lock:
+                if self._watcher is None:
+                    self._watcher = _default_child_watcher()
+            _warn_child_watcher_deprecated("get_child_watcher")
+            return self._watcher
+
+        def set_child_watcher(self, watcher: Any) -> None:
+            """Replace the watcher (closing the previous one), as asyncio's policy does.
+
+            Accepted and ignored by treadle's loops; 3.12 and 3.13 warn ``DeprecationWarning``.
+            """
+            # asyncio checks this with an assert, hence AssertionError and not TypeError.
+            assert watcher is None or isinstance(watcher, asyncio.AbstractChildWatcher)
+            if self._watcher is not None:
+                self._watcher.close()
+            self._watcher = watcher
+            _warn_child_watcher_deprecated("set_child_watcher")
+
+
+_watcher_lock = threading.Lock()
+
+
+def _default_child_watcher() -> Any:
+    """asyncio's default watcher for this Python version (its _init_watcher's choice)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if sys.version_info >= (3, 12) and _pidfd_works():
+            return asyncio.PidfdChildWatcher()
+        return asyncio.ThreadedChildWatcher()
+
+
+def _pidfd_works() -> bool:
+    if not hasattr(os, "pidfd_open"):
+        return False
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:
+        return False  # refused by a seccomp policy, for instance
+    return True
+
+
+def _warn_child_watcher_deprecated(name: str) -> None:
+    # asyncio 3.12+ wording (warnings._deprecated with remove=(3, 14)); 3.11 is silent.
+    if sys.version_info >= (3, 12):
+        warnings.warn(
+            f"{name!r} is deprecated as of Python 3.12 and will be removed in Python 3.14.",
+            DeprecationWarning,
+            stacklevel=3,
         )
 
 

@@ -15,6 +15,7 @@ import contextvars
 import logging
 import os
 import socket
+import subprocess
 import sys
 import threading
 import warnings
@@ -23,6 +24,7 @@ from heapq import heappush
 from typing import Any, NoReturn, TypeAlias, TypeVar, TypeVarTuple, cast
 
 from . import _connect, _datagram, _dns, _pipes, _sendfile, _server
+from . import subprocess as _subprocess
 from ._asyncgens import AsyncGenTracker
 from ._clock import Clock, MonotonicClock, check_clock
 from ._errors import (
@@ -109,6 +111,7 @@ class EventLoop(asyncio.AbstractEventLoop):
         self._sockops = SocketOps(self)
         # fd -> transport using it; add_reader & co refuse fds a live transport owns.
         self._transports = FdOwners()
+        self._children: _subprocess.ChildWatcher | None = None  # made by the first subprocess
 
     def __repr__(self) -> str:
         return (
@@ -177,6 +180,8 @@ class EventLoop(asyncio.AbstractEventLoop):
             return
         if self._debug:
             logger.debug("Close %r", self)
+        if self._children is not None:
+            self._children.close()  # while the loop is open: it unregisters its pidfds
         self._closed = True
         self._signals.close()
         self._executor.close()
@@ -736,11 +741,65 @@ class EventLoop(asyncio.AbstractEventLoop):
         """What a transport may do with this loop's fds (see transports/_fdio.py)."""
         return LoopIO(self, self._registry, self._transports)
 
-    async def subprocess_shell(self, *args: Any, **kwargs: Any) -> NoReturn:
-        _not_yet("subprocess_shell")
+    # -- subprocesses (issue 10; the work is in core/subprocess) --------------------------------
+    # typeshed types the protocol factory generically and lists Popen's keywords one by one;
+    # ours pass them through as **kwargs, as asyncio's implementation does.
 
-    async def subprocess_exec(self, *args: Any, **kwargs: Any) -> NoReturn:
-        _not_yet("subprocess_exec")
+    async def subprocess_shell(  # type: ignore[override]  # see above
+        self,
+        protocol_factory: Callable[[], asyncio.SubprocessProtocol],
+        cmd: bytes | str,
+        *,
+        stdin: Any = subprocess.PIPE,
+        stdout: Any = subprocess.PIPE,
+        stderr: Any = subprocess.PIPE,
+        universal_newlines: bool = False,
+        shell: bool = True,
+        bufsize: int = 0,
+        encoding: str | None = None,
+        errors: str | None = None,
+        text: bool | None = None,
+        **kwargs: Any,
+    ) -> tuple[asyncio.SubprocessTransport, asyncio.SubprocessProtocol]:
+        """loop.subprocess_shell(): asyncio's checks and errors; see docs/subprocess.md."""
+        _subprocess.check_shell_arguments(
+            cmd, universal_newlines, shell, bufsize, text, encoding, errors
+        )
+        return await _subprocess.subprocess_shell(
+            self._transport_io(), self._child_watcher(), protocol_factory, cmd,
+            stdin, stdout, stderr, kwargs,
+        )  # fmt: skip
+
+    async def subprocess_exec(  # type: ignore[override]  # see above
+        self,
+        protocol_factory: Callable[[], asyncio.SubprocessProtocol],
+        program: Any,
+        *args: Any,
+        stdin: Any = subprocess.PIPE,
+        stdout: Any = subprocess.PIPE,
+        stderr: Any = subprocess.PIPE,
+        universal_newlines: bool = False,
+        shell: bool = False,
+        bufsize: int = 0,
+        encoding: str | None = None,
+        errors: str | None = None,
+        text: bool | None = None,
+        **kwargs: Any,
+    ) -> tuple[asyncio.SubprocessTransport, asyncio.SubprocessProtocol]:
+        """loop.subprocess_exec(): asyncio's checks and errors; see docs/subprocess.md."""
+        _subprocess.check_exec_arguments(universal_newlines, shell, bufsize, text, encoding, errors)
+        return await _subprocess.subprocess_exec(
+            self._transport_io(), self._child_watcher(), protocol_factory, program, args,
+            stdin, stdout, stderr, kwargs,
+        )  # fmt: skip
+
+    def _child_watcher(self) -> _subprocess.ChildWatcher:
+        """This loop's child watcher, made on first use (a loop without children has none)."""
+        if self._closed:
+            raise_closed()
+        if self._children is None:
+            self._children = _subprocess.create_watcher(self._transport_io())
+        return self._children
 
     # -- signals --------------------------------------------------------------------------------
 

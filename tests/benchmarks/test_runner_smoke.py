@@ -21,6 +21,8 @@ BENCHMARKS = [
     "timer_churn",
     "sleep0_pingpong",
     "gather_tasks",
+    "subprocess_spawn_wait",
+    "subprocess_pipe_throughput",
     "echo_sock_tcp_1k_c1",
 ]
 

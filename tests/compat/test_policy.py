@@ -21,6 +21,8 @@ import pytest
 
 import treadle
 
+PIPE = subprocess.PIPE
+
 Trace = list[Any]
 Scenario = Callable[[asyncio.AbstractEventLoopPolicy, Trace], None]
 
@@ -194,12 +196,87 @@ def test_asyncio_run_under_policy_runs_on_treadle(restore_policy: None) -> None:
     assert asyncio.run(main()) is True
 
 
-def test_child_watcher_methods_raise_not_implemented() -> None:
-    policy = treadle.EventLoopPolicy()
-    with pytest.raises(NotImplementedError, match="no child watcher"):
-        policy.get_child_watcher()
-    with pytest.raises(NotImplementedError, match="no child watcher"):
-        policy.set_child_watcher(None)
+POLICIES: list[Callable[[], Any]] = [asyncio.DefaultEventLoopPolicy, treadle.EventLoopPolicy]
+
+
+def _child_watcher_call(policy: Any, method: str, *args: Any) -> tuple[Any, list[str]]:
+    """Call a child watcher method; return its result and the warnings it gave."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = getattr(policy, method)(*args)
+    return result, [f"{w.category.__name__}: {w.message}" for w in caught]
+
+
+@pytest.mark.parametrize("make_policy", POLICIES, ids=["asyncio", "treadle"])
+def test_get_child_watcher_matches_asyncio(make_policy: Callable[[], Any]) -> None:
+    policy = make_policy()
+    watcher, caught = _child_watcher_call(policy, "get_child_watcher")
+    expected = "ThreadedChildWatcher"
+    if sys.version_info >= (3, 12):
+        expected = "PidfdChildWatcher"  # pidfds work here (checked by the core tests)
+    assert type(watcher).__name__ == expected
+    again, _ = _child_watcher_call(policy, "get_child_watcher")
+    assert again is watcher
+    if sys.version_info >= (3, 12):
+        assert caught == [
+            "DeprecationWarning: 'get_child_watcher' is deprecated as of Python 3.12 and will "
+            "be removed in Python 3.14."
+        ]
+    else:
+        assert caught == []
+    _child_watcher_call(policy, "set_child_watcher", None)
+
+
+@pytest.mark.parametrize("make_policy", POLICIES, ids=["asyncio", "treadle"])
+def test_set_child_watcher_matches_asyncio(make_policy: Callable[[], Any]) -> None:
+    policy = make_policy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        mine = asyncio.ThreadedChildWatcher()
+    _, caught = _child_watcher_call(policy, "set_child_watcher", mine)
+    assert _child_watcher_call(policy, "get_child_watcher")[0] is mine
+    if sys.version_info >= (3, 12):
+        assert caught == [
+            "DeprecationWarning: 'set_child_watcher' is deprecated as of Python 3.12 and will "
+            "be removed in Python 3.14."
+        ]
+    else:
+        assert caught == []
+    with pytest.raises(AssertionError):
+        _child_watcher_call(policy, "set_child_watcher", object())
+    _child_watcher_call(policy, "set_child_watcher", None)
+
+
+def test_treadle_loop_ignores_the_policy_child_watcher(restore_policy: None) -> None:
+    # Code written for asyncio sets a watcher, then spawns: treadle's loop watches itself.
+    asyncio.set_event_loop_policy(treadle.EventLoopPolicy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        asyncio.set_child_watcher(asyncio.ThreadedChildWatcher())
+
+    async def main() -> tuple[bool, bytes]:
+        proc = await asyncio.create_subprocess_exec("cat", stdin=PIPE, stdout=PIPE)
+        out, _ = await proc.communicate(b"ok")
+        return isinstance(asyncio.get_running_loop(), treadle.EventLoop), out
+
+    assert asyncio.run(main()) == (True, b"ok")
+
+
+def test_asyncio_loop_spawns_under_treadle_policy(restore_policy: None) -> None:
+    # asyncio's own loop asks the current policy for a watcher when it spawns.
+    asyncio.set_event_loop_policy(treadle.EventLoopPolicy())
+
+    async def main() -> int:
+        proc = await asyncio.create_subprocess_exec("true")
+        return await proc.wait()
+
+    loop = asyncio.SelectorEventLoop()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            assert loop.run_until_complete(main()) == 0
+    finally:
+        loop.close()
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
