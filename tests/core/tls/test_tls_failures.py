@@ -257,3 +257,80 @@ def test_eof_without_close_notify_is_an_eof(loop: Loop, certs: Certs) -> None:
         assert client.events == ["made", "data", "eof", "lost"]
 
     run_body(loop, body)
+
+
+def test_tls13_client_without_certificate_learns_on_its_first_read(
+    loop: Loop, tcp_endpoint: Endpoint, certs: Certs
+) -> None:
+    server_context = certs.server_context()
+    server_context.verify_mode = ssl.CERT_REQUIRED
+    certs.ca.configure_trust(server_context)
+    client_context = certs.client_context()
+    client_context.minimum_version = ssl.TLSVersion.TLSv1_3
+
+    async def body() -> None:
+        accepted: list[Recorder] = []
+
+        def factory() -> Recorder:
+            accepted.append(Recorder())
+            return accepted[-1]
+
+        server = await serve_tls(loop, tcp_endpoint, factory, server_context)
+        address = tcp_endpoint.address_of(server)
+        # TLS 1.3: the client's handshake is over before the server checks its certificate.
+        transport, client = await connect_tls(loop, tcp_endpoint, Recorder, address, client_context)
+        transport.write(b"anyone there?")
+        exc = await client.lost
+        # An asyncio server drops its alert (a plain EOF here); treadle's sends it.
+        assert exc is None or isinstance(exc, ssl.SSLError)
+        assert not accepted[0].events  # the server's protocol never saw the connection
+        server.close()
+        await server.wait_closed()
+
+    run_body(loop, body)
+
+
+def test_cancelled_during_the_handshake_closes_the_socket(loop: Loop, certs: Certs) -> None:
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+
+    async def body() -> None:
+        attempt = asyncio.ensure_future(
+            loop.create_connection(Recorder, *silent.getsockname(), ssl=certs.client)
+        )
+        await asyncio.sleep(0.1)
+        attempt.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await attempt
+        # The fd tripwire after the test checks that the client socket was closed.
+
+    with silent:
+        run_body(loop, body)
+
+
+def test_server_drops_a_client_that_fails_the_handshake(
+    loop: Loop, tcp_endpoint: Endpoint, certs: Certs
+) -> None:
+    async def body() -> None:
+        made: list[Recorder] = []
+
+        def factory() -> Recorder:
+            made.append(Recorder())
+            return made[-1]
+
+        server = await serve_tls(loop, tcp_endpoint, factory, certs.server)
+        address = tcp_endpoint.address_of(server)
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await connect_tls(loop, tcp_endpoint, Recorder, address, ssl.create_default_context())
+        # A good client afterwards is served as usual; the failed one never reached a protocol.
+        transport, client = await connect_tls(loop, tcp_endpoint, Recorder, address, certs.client)
+        transport.write(b"ok")
+        await made[-1].received(2)
+        assert [bool(protocol.events) for protocol in made] == [False, True]
+        transport.close()
+        await client.lost
+        server.close()
+        await server.wait_closed()
+
+    run_body(loop, body)

@@ -343,3 +343,44 @@ def test_ssl_true_uses_the_default_context(
         await server.wait_closed()
 
     run_body(loop, body)
+
+
+def test_connect_accepted_socket_with_ssl(loop: Loop, certs: Certs) -> None:
+    async def body() -> None:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.setblocking(False)
+        with listener:
+            connecting = asyncio.ensure_future(
+                loop.create_connection(Recorder, *listener.getsockname(), ssl=certs.client)
+            )
+            conn, _ = await loop.sock_accept(listener)
+            transport, accepted = await loop.connect_accepted_socket(
+                Recorder, conn, ssl=certs.server
+            )
+            client_transport, client = await connecting
+            client_transport.write(b"accepted")
+            assert await accepted.received(8) == b"accepted"
+            transport.close()
+            assert await client.lost is None
+            assert await accepted.lost is None
+
+    run_body(loop, body)
+
+
+def test_server_close_clients_ends_tls_connections(
+    loop: Loop, tcp_endpoint: Endpoint, certs: Certs
+) -> None:
+    if not hasattr(asyncio.Server, "close_clients"):
+        pytest.skip("Server.close_clients() is 3.13+ in asyncio")
+
+    async def body() -> None:
+        async with tls_pair(loop, tcp_endpoint, certs) as pair:
+            pair.server.close()
+            pair.server.close_clients()  # type: ignore[attr-defined]
+            assert await pair.accepted.lost is None
+            assert await pair.client.lost is None
+            await pair.server.wait_closed()
+
+    run_body(loop, body)
