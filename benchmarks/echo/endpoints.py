@@ -2,7 +2,8 @@
 
 Addresses travel to client processes as strings: ``127.0.0.1:PORT`` for tcp, tls and udp, a path
 for unix. ``tls`` is TCP with TLS on top: the server wraps it (echo/tls.py has the certificates),
-the client connects as for tcp and then does the TLS handshake with the CA file it is given. Traffic stays on loopback; the unix socket lives in a private temporary directory. For udp
+the client connects as for tcp and then does the TLS handshake with the CA file it is given.
+Traffic stays on loopback; the unix socket lives in a private temporary directory. For udp
 the "listener" is the server's bound datagram socket, and clients connect() theirs to it.
 """
 

@@ -172,7 +172,20 @@ class TLSProtocol(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         machine = self._machine
-        machine.feed(self._buffer[:nbytes])
+        view = self._buffer
+        if machine.state is TLSState.OPEN and not self._reading_paused and not self._app_buffered:
+            # The hot path: one record in, its plaintext to data_received(), nothing else.
+            try:
+                count = machine.decrypt_into(view[:nbytes], view)
+                if count:
+                    self._app_protocol.data_received(view[:count].tobytes())
+            except Exception as exc:
+                self._fatal_error(exc, "Fatal error on SSL protocol")
+                return
+            if count == len(view) or machine.state is not TLSState.OPEN or machine.outgoing_size:
+                self._deliver()  # more to read, a close_notify, or bytes to answer with
+            return
+        machine.feed(view[:nbytes])
         state = machine.state
         if state is TLSState.OPEN:
             self._deliver()
@@ -312,7 +325,9 @@ class TLSProtocol(asyncio.BufferedProtocol):
         if self._reading_paused:
             return
         try:
-            if self._app_buffered:
+            if self._machine.state is not TLSState.OPEN:
+                pass  # only a close_notify or an answer to send is left
+            elif self._app_buffered:
                 self._deliver_into_app_buffer()
             else:
                 self._deliver_bytes()
@@ -380,8 +395,8 @@ class TLSProtocol(asyncio.BufferedProtocol):
     def _resume_delivery(self) -> None:
         if self._reading_paused or self._raw is None:
             return
-        if self._machine.state is TLSState.OPEN:
-            self._deliver()
+        if self._machine.state in (TLSState.OPEN, TLSState.PEER_CLOSED):
+            self._deliver()  # what waited, then a close_notify that came with it
         if self._eof_pending:
             self._eof_pending = False
             self._finish_at_eof()
@@ -394,8 +409,7 @@ class TLSProtocol(asyncio.BufferedProtocol):
         machine = self._machine
         state = machine.state
         if state is TLSState.OPEN:
-            machine.write(data)
-            out = machine.data_to_send()
+            out = machine.encrypt(data)
             if out:
                 self._raw.write(out)  # its pause_writing() becomes the application's
         elif state is TLSState.HANDSHAKING:

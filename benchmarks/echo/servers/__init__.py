@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import Awaitable, Callable
 
 from benchmarks.echo.servers import datagram, protocol, sock, streams
