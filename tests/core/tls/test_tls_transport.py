@@ -384,3 +384,32 @@ def test_server_close_clients_ends_tls_connections(
             await pair.server.wait_closed()
 
     run_body(loop, body)
+
+
+def test_alpn_and_sni(loop: Loop, tcp_endpoint: Endpoint, certs: Certs) -> None:
+    server_context = certs.server_context()
+    server_context.set_alpn_protocols(["h2", "http/1.1"])
+    names: list[str | None] = []
+
+    def sni(sslobj: Any, name: str | None, context: ssl.SSLContext) -> None:
+        names.append(name)
+
+    server_context.sni_callback = sni
+    client_context = certs.client_context()
+    client_context.set_alpn_protocols(["http/1.1"])
+
+    async def body() -> None:
+        server = await serve_tls(loop, tcp_endpoint, Recorder, server_context)
+        address = tcp_endpoint.address_of(server)
+        transport, client = await connect_tls(
+            loop, tcp_endpoint, Recorder, address, client_context, server_hostname="127.0.0.1"
+        )
+        assert transport.get_extra_info("ssl_object").selected_alpn_protocol() == "http/1.1"
+        transport.close()
+        await client.lost
+        server.close()
+        await server.wait_closed()
+        # An IP address is never sent as SNI (RFC 6066): the callback sees no name.
+        assert names == [None]
+
+    run_body(loop, body)
