@@ -520,6 +520,17 @@ class TLSProtocol(asyncio.BufferedProtocol):
                 {"message": message, "exception": exc, "transport": raw, "protocol": self}
             )
 
+    def report_flow_error(self, message: str, exc: BaseException) -> None:
+        """An exception from the application's pause_writing()/resume_writing() (asyncio's)."""
+        self._loop.call_exception_handler(
+            {
+                "message": message,
+                "exception": exc,
+                "transport": self._app_transport,
+                "protocol": self,
+            }
+        )
+
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         if name in self._extra:
             return self._extra[name]
@@ -539,7 +550,8 @@ class TLSTransport(asyncio.Transport):
         super().__init__()
         self._tls = tls
         self._closing = False  # close()/abort() was called, or the connection is ending
-        self._flow = WriteFlowControl(self._report_flow_error)
+        # The TLSProtocol's reporter, not ours: a bound method of self here would be a cycle.
+        self._flow = WriteFlowControl(tls.report_flow_error)
         self._flow.set_limits(*tls_limits(None, None))
 
     def __repr__(self) -> str:
@@ -550,11 +562,6 @@ class TLSTransport(asyncio.Transport):
         if not getattr(self, "_closing", True):
             self._closing = True
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
-
-    def _report_flow_error(self, message: str, exc: BaseException) -> None:
-        self._tls._loop.call_exception_handler(
-            {"message": message, "exception": exc, "transport": self, "protocol": self._tls}
-        )
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return self._tls.get_extra_info(name, default)

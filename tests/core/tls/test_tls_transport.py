@@ -11,6 +11,7 @@ import asyncio
 import socket
 import ssl
 from pathlib import Path
+from typing import Any
 
 import pytest
 from stream_pairs import Endpoint, Loop, Recorder, run_body
@@ -411,5 +412,29 @@ def test_alpn_and_sni(loop: Loop, tcp_endpoint: Endpoint, certs: Certs) -> None:
         await server.wait_closed()
         # An IP address is never sent as SNI (RFC 6066): the callback sees no name.
         assert names == [None]
+
+    run_body(loop, body)
+
+
+class FailingPause(Recorder):
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        raise LookupError("pause refused")
+
+
+def test_pause_writing_error_goes_to_the_exception_handler(
+    loop: Loop, tcp_endpoint: Endpoint, certs: Certs, exception_contexts: list[dict[str, Any]]
+) -> None:
+    async def body() -> None:
+        async with tls_pair(loop, tcp_endpoint, certs, client_protocol=FailingPause) as pair:
+            pair.server_transport.pause_reading()
+            transport = pair.client_transport
+            transport.set_write_buffer_limits(high=16 * 1024)
+            while "pause_writing" not in pair.client.events:
+                transport.write(b"w" * 65536)
+            assert [context["message"] for context in exception_contexts] == [
+                "protocol.pause_writing() failed"
+            ]
+            assert isinstance(exception_contexts[0]["exception"], LookupError)
 
     run_body(loop, body)
