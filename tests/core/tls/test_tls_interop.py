@@ -7,6 +7,7 @@ a stream server or client. The loop under test is every loop kind, asyncio's inc
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import socket
 import threading
@@ -63,17 +64,32 @@ def test_client_against_a_blocking_ssl_server(loop: Loop, certs: Certs) -> None:
     run_body(loop, body)
 
 
+async def serve_one_echo(certs: Certs, address: concurrent.futures.Future[Any]) -> None:
+    """On asyncio's loop: serve one echo connection, then close the server (all in its thread)."""
+    finished = asyncio.Event()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await echo_handler(reader, writer)
+        finally:
+            finished.set()
+
+    server = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=certs.server)
+    address.set_result(server.sockets[0].getsockname())
+    try:
+        await finished.wait()
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
 def test_client_against_an_asyncio_server(loop: Loop, certs: Certs) -> None:
     async def body() -> None:
         with asyncio_thread() as other:
-            server = await on(
-                other, asyncio.start_server(echo_handler, "127.0.0.1", 0, ssl=certs.server)
-            )
-            try:
-                await exchange(loop, server.sockets[0].getsockname(), certs)
-            finally:
-                server.close()
-                await on(other, server.wait_closed())
+            address: concurrent.futures.Future[Any] = concurrent.futures.Future()
+            serving = asyncio.run_coroutine_threadsafe(serve_one_echo(certs, address), other)
+            await exchange(loop, await asyncio.wrap_future(address), certs)
+            await asyncio.wrap_future(serving)
 
     run_body(loop, body)
 
