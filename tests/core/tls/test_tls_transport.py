@@ -438,3 +438,40 @@ def test_pause_writing_error_goes_to_the_exception_handler(
             assert isinstance(exception_contexts[0]["exception"], LookupError)
 
     run_body(loop, body)
+
+
+class FailingReceiver(Recorder):
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        raise LookupError("cannot take it")
+
+
+def test_data_received_error_is_fatal_and_reported(
+    loop: Loop, tcp_endpoint: Endpoint, certs: Certs, exception_contexts: list[dict[str, Any]]
+) -> None:
+    async def body() -> None:
+        async with tls_pair(loop, tcp_endpoint, certs, server_protocol=FailingReceiver) as pair:
+            pair.client_transport.write(b"boom")
+            exc = await pair.accepted.lost
+            assert isinstance(exc, LookupError)
+            assert [context["message"] for context in exception_contexts] == [
+                "Fatal error on SSL protocol"
+            ]
+            assert await pair.client.lost is None  # the peer sees the connection end
+
+    run_body(loop, body)
+
+
+def test_tls_in_debug_mode(loop: Loop, tcp_endpoint: Endpoint, certs: Certs) -> None:
+    loop.set_debug(True)
+    loop.slow_callback_duration = 10.0  # the handshake's crypto is not what is tested here
+
+    async def body() -> None:
+        async with tls_pair(loop, tcp_endpoint, certs) as pair:
+            assert "TLS" in repr(pair.client_transport) or "SSL" in repr(pair.client_transport)
+            pair.client_transport.write(b"debug")
+            assert await pair.accepted.received(5) == b"debug"
+            pair.client_transport.close()
+            assert await pair.client.lost is None
+
+    run_body(loop, body)
