@@ -7,15 +7,18 @@ checks), and nothing hangs: every wait is bounded by a small ssl_*_timeout or th
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
 import ssl
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from peers import blocking_peer, machine_handshake, reset, wait_closed
 from stream_pairs import Endpoint, Loop, Recorder, run_body
-from tls_support import Certs, connect_tls, serve_tls
+from tls_support import Certs, connect_tls, in_thread, serve_tls
 
 from treadle.core.tls import TLSMachine
 
@@ -330,6 +333,50 @@ def test_server_drops_a_client_that_fails_the_handshake(
         assert [bool(protocol.events) for protocol in made] == [False, True]
         transport.close()
         await client.lost
+        server.close()
+        await server.wait_closed()
+
+    run_body(loop, body)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_client_initiated_renegotiation_is_refused(
+    loop: Loop, certs: Certs, tmp_path: Path
+) -> None:
+    # Python's ssl cannot start a renegotiation, `openssl s_client` can ("R" on its stdin).
+    cafile = tmp_path / "ca.pem"
+    certs.ca.cert_pem.write_to_path(str(cafile))
+
+    def client(port: int) -> bytes:
+        argv = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-tls1_2"]
+        with subprocess.Popen(
+            [*argv, "-CAfile", str(cafile)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        ) as process:
+            assert process.stdin is not None
+            for line in (b"hello\n", b"R\n"):
+                process.stdin.write(line)
+                process.stdin.flush()
+                time.sleep(0.3)
+            _, err = process.communicate(timeout=10)
+        return err
+
+    async def body() -> None:
+        accepted: list[Recorder] = []
+
+        def factory() -> Recorder:
+            accepted.append(Recorder())
+            return accepted[-1]
+
+        server = await loop.create_server(factory, "127.0.0.1", 0, ssl=certs.server)
+        port = server.sockets[0].getsockname()[1]
+        err = await in_thread(client, port)
+        assert b"no renegotiation" in err
+        exc = await accepted[0].lost
+        assert isinstance(exc, ssl.SSLError)  # the client's alert, once refused
+        assert bytes(accepted[0].data) == b"hello\n"
         server.close()
         await server.wait_closed()
 

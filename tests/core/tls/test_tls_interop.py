@@ -11,12 +11,12 @@ import concurrent.futures
 import contextlib
 import socket
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
 from typing import Any
 
 from peers import blocking_peer, echo_tls_server
 from stream_pairs import Loop, Recorder, run_body
-from tls_support import Certs
+from tls_support import Certs, in_thread
 
 PAYLOAD = bytes(range(256)) * 300
 
@@ -109,33 +109,6 @@ def blocking_client(certs: Certs, address: Any) -> bytes:
             received += tls.recv(65536)
         tls.unwrap()
     return received
-
-
-async def in_thread(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run a blocking client in a thread we join ourselves (no executor thread outlives us)."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[Any] = loop.create_future()
-
-    def settle(result: Any, error: BaseException | None) -> None:
-        if error is not None:
-            done.set_exception(error)
-        else:
-            done.set_result(result)
-
-    def work() -> None:
-        try:
-            result = fn(*args)
-        except BaseException as exc:
-            loop.call_soon_threadsafe(settle, None, exc)
-        else:
-            loop.call_soon_threadsafe(settle, result, None)
-
-    thread = threading.Thread(target=work, name="tls-client")
-    thread.start()
-    try:
-        return await done
-    finally:
-        thread.join(10)
 
 
 def test_server_against_a_blocking_ssl_client(loop: Loop, certs: Certs) -> None:

@@ -10,7 +10,6 @@ import asyncio
 import http.client
 import socket
 import ssl
-import threading
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 import trustme
 from stream_pairs import Loop, run_body
-from tls_support import Certs
+from tls_support import Certs, in_thread
 
 
 @pytest.fixture
@@ -42,32 +41,6 @@ def https_get(port: int, path: str, context: ssl.SSLContext, requests: int) -> l
         return answers
     finally:
         connection.close()
-
-
-async def in_thread(fn: Callable[..., Any], *args: Any) -> Any:
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[Any] = loop.create_future()
-
-    def settle(result: Any, error: BaseException | None) -> None:
-        if error is not None:
-            done.set_exception(error)
-        else:
-            done.set_result(result)
-
-    def work() -> None:
-        try:
-            result = fn(*args)
-        except BaseException as exc:
-            loop.call_soon_threadsafe(settle, None, exc)
-        else:
-            loop.call_soon_threadsafe(settle, result, None)
-
-    thread = threading.Thread(target=work, name="https-client")
-    thread.start()
-    try:
-        return await done
-    finally:
-        thread.join(10)
 
 
 async def asgi_app(

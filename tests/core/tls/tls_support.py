@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import datetime
 import ssl
+import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -112,3 +113,30 @@ async def tls_pair(
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run a blocking client in a thread we join ourselves (no executor thread outlives us)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Any] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result)
+
+    def work() -> None:
+        try:
+            result = fn(*args)
+        except BaseException as exc:
+            loop.call_soon_threadsafe(settle, None, exc)
+        else:
+            loop.call_soon_threadsafe(settle, result, None)
+
+    thread = threading.Thread(target=work, name="tls-client")
+    thread.start()
+    try:
+        return await done
+    finally:
+        thread.join(10)
