@@ -475,3 +475,19 @@ def test_tls_in_debug_mode(loop: Loop, tcp_endpoint: Endpoint, certs: Certs) -> 
             assert await pair.client.lost is None
 
     run_body(loop, body)
+
+
+def test_tls13_session_tickets_arrive_after_the_handshake(
+    loop: Loop, tcp_endpoint: Endpoint, certs: Certs
+) -> None:
+    async def body() -> None:
+        async with tls_pair(loop, tcp_endpoint, certs) as pair:
+            pair.server_transport.write(b"ticket follows")
+            await pair.client.received(14)
+            ssl_object = pair.client_transport.get_extra_info("ssl_object")
+            assert ssl_object.version() == "TLSv1.3"
+            # The server's NewSessionTicket messages came after the handshake, with the data.
+            assert ssl_object.session is not None
+            assert ssl_object.session.has_ticket
+
+    run_body(loop, body)
