@@ -22,6 +22,8 @@ BENCHMARKS = [
     "sleep0_pingpong",
     "gather_tasks",
     "echo_sock_tcp_1k_c1",
+    "echo_protocol_tls_1k_c1",  # the TLS echo machinery: certificates, CA file, ssl clients
+    "tls_handshake_c10",
 ]
 
 
