@@ -491,3 +491,20 @@ def test_tls13_session_tickets_arrive_after_the_handshake(
             assert ssl_object.session.has_ticket
 
     run_body(loop, body)
+
+
+def test_server_timeouts_are_checked_at_once(loop: Loop, certs: Certs, is_oracle: bool) -> None:
+    if is_oracle:
+        pytest.skip("asyncio raises it for each accepted connection, where nobody sees it")
+
+    async def body() -> None:
+        with pytest.raises(ValueError, match="ssl_handshake_timeout should be a positive number"):
+            await loop.create_server(
+                Recorder, "127.0.0.1", 0, ssl=certs.server, ssl_handshake_timeout=0
+            )
+        with pytest.raises(ValueError, match="ssl_shutdown_timeout should be a positive number"):
+            await loop.create_server(
+                Recorder, "127.0.0.1", 0, ssl=certs.server, ssl_shutdown_timeout=-1.5
+            )
+
+    run_body(loop, body)
