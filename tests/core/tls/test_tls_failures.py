@@ -7,6 +7,7 @@ checks), and nothing hangs: every wait is bounded by a small ssl_*_timeout or th
 from __future__ import annotations
 
 import asyncio
+import random
 import shutil
 import socket
 import ssl
@@ -379,5 +380,41 @@ def test_client_initiated_renegotiation_is_refused(
         assert bytes(accepted[0].data) == b"hello\n"
         server.close()
         await server.wait_closed()
+
+    run_body(loop, body)
+
+
+def test_records_split_at_every_boundary_are_reassembled(loop: Loop, certs: Certs) -> None:
+    """A peer that trickles its TLS bytes (handshake included) in tiny random pieces."""
+    rng = random.Random(8)
+    payload = bytes(range(256)) * 80  # two records
+
+    def trickle(conn: socket.socket, data: bytes) -> None:
+        position = 0
+        while position < len(data):
+            size = rng.randrange(1, 40)
+            conn.sendall(data[position : position + size])
+            position += size
+            time.sleep(0.0005)
+
+    def handle(conn: socket.socket) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        machine = TLSMachine(certs.server, server_side=True)
+        while not machine.handshake():
+            trickle(conn, machine.data_to_send())
+            data = conn.recv(65536)
+            if not data:
+                return  # the client gave up: its side of the test fails
+            machine.feed(data)
+        machine.write(payload)
+        trickle(conn, machine.data_to_send())
+        wait_closed(conn)
+
+    async def body() -> None:
+        with blocking_peer(handle) as address:
+            transport, client = await loop.create_connection(Recorder, *address, ssl=certs.client)
+            assert await client.received(len(payload)) == payload
+            transport.abort()
+            await client.lost
 
     run_body(loop, body)
