@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from benchmarks import scheduling, subprocesses, tasks
+from benchmarks import scheduling, subprocesses, tasks, tls_handshake
 from benchmarks.echo import bench as echo_bench
 
 if TYPE_CHECKING:
@@ -79,9 +79,10 @@ _ECHO_STYLES = (
     ("streams", "tcp"),
     ("protocol", "unix"),
     ("datagram", "udp"),
+    ("protocol", "tls"),  # the Protocol server with ssl=, clients with blocking ssl sockets
 )
 # A UDP datagram holds at most 64 KiB, so UDP stops at 10 KiB.
-_ECHO_SIZES_KIB = {"tcp": (1, 10, 100), "unix": (1, 10, 100), "udp": (1, 10)}
+_ECHO_SIZES_KIB = {"tcp": (1, 10, 100), "unix": (1, 10, 100), "udp": (1, 10), "tls": (1, 10, 100)}
 _ECHO_COUNTS = {
     (1, 1): 10_000,
     (1, 10): 2_000,
@@ -161,6 +162,17 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         for clients in (1, 10)
         # Round trips per client: about the same wall time per run whatever the size.
         for count in [_ECHO_COUNTS[(size, clients)]]
+    ),
+    Benchmark(
+        name="tls_handshake_c10",
+        unit="connections",
+        run=tls_handshake.handshakes,
+        params={"connections": 400, "concurrency": 10},
+        scaled=("connections",),
+        description=(
+            "open a TLS connection (TLS 1.3, ECDSA), close it with close_notify; client and "
+            "server on the loop under test, 10 at a time"
+        ),
     ),
 )
 

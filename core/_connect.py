@@ -23,7 +23,8 @@ from ._addresses import _ipaddr_info
 from ._errors import check_not_ssl_socket
 from ._happy_eyeballs import interleave as interleave_addrinfos
 from ._happy_eyeballs import staggered_race
-from ._tls_options import check_timeouts, check_unix_client, client_server_hostname, refuse_tls
+from ._tls_options import check_timeouts, check_unix_client, client_server_hostname
+from .tls import TLSOptions
 from .transports._fdio import LoopIO
 from .transports._stream import SocketTransport
 
@@ -78,17 +79,26 @@ async def start_transport(
     protocol_factory: Callable[[], asyncio.BaseProtocol],
     *,
     owns_sock: bool,
+    tls: TLSOptions | None = None,
 ) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
-    """Wrap a connected socket; return once connection_made() has run."""
+    """Wrap a connected socket (in TLS if ``tls``); return once connection_made() has run."""
     sock.setblocking(False)
+    waiter: asyncio.Future[None] = loop.create_future()
     try:
         protocol = protocol_factory()
+        # A TLS protocol checks its timeouts and context here, after connecting, as asyncio.
+        tls_protocol = None if tls is None else tls.wrap(loop, protocol, waiter)
     except BaseException:
         if owns_sock:
             sock.close()  # asyncio leaves this to the garbage collector (and a ResourceWarning)
         raise
-    waiter: asyncio.Future[None] = loop.create_future()
-    transport = SocketTransport(loop_io(loop), sock, protocol, waiter)
+    transport: asyncio.Transport
+    if tls_protocol is None:
+        transport = SocketTransport(loop_io(loop), sock, protocol, waiter)
+    else:
+        # connection_made() reaches the application once the handshake is done.
+        SocketTransport(loop_io(loop), sock, tls_protocol)
+        transport = tls_protocol.app_transport
     try:
         await waiter
     except BaseException:
@@ -119,10 +129,20 @@ async def create_connection(
     interleave: int | None = None,
     all_errors: bool = False,
 ) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
-    client_server_hostname(ssl, host, server_hostname, ssl_handshake_timeout, ssl_shutdown_timeout)
+    server_hostname = client_server_hostname(
+        ssl, host, server_hostname, ssl_handshake_timeout, ssl_shutdown_timeout
+    )
     if sock is not None:
         check_not_ssl_socket(sock)
-    refuse_tls(ssl)
+    tls = None
+    if ssl:
+        tls = TLSOptions(
+            ssl,
+            server_side=False,
+            server_hostname=server_hostname,
+            handshake_timeout=ssl_handshake_timeout,
+            shutdown_timeout=ssl_shutdown_timeout,
+        )
     if happy_eyeballs_delay is not None and interleave is None:
         interleave = 1  # Happy Eyeballs alternates families unless told otherwise
     if host is not None or port is not None:
@@ -145,7 +165,9 @@ async def create_connection(
             raise ValueError("host and port was not specified and no sock specified")
         _check_stream_socket(sock)
         owns_sock = False
-    transport, protocol = await start_transport(loop, sock, protocol_factory, owns_sock=owns_sock)
+    transport, protocol = await start_transport(
+        loop, sock, protocol_factory, owns_sock=owns_sock, tls=tls
+    )
     if loop.get_debug():
         logger.debug(
             "%r connected to %s:%r: (%r, %r)",
@@ -283,7 +305,15 @@ async def create_unix_connection(
 ) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
     assert server_hostname is None or isinstance(server_hostname, str)  # asyncio asserts too
     check_unix_client(ssl, server_hostname, ssl_handshake_timeout, ssl_shutdown_timeout)
-    refuse_tls(ssl)
+    tls = None
+    if ssl:
+        tls = TLSOptions(
+            ssl,
+            server_side=False,
+            server_hostname=server_hostname,
+            handshake_timeout=ssl_handshake_timeout,
+            shutdown_timeout=ssl_shutdown_timeout,
+        )
     if path is not None:
         if sock is not None:
             raise ValueError("path and sock can not be specified at the same time")
@@ -295,7 +325,7 @@ async def create_unix_connection(
         _check_unix_stream_socket(sock)
         sock.setblocking(False)
         owns_sock = False
-    return await start_transport(loop, sock, protocol_factory, owns_sock=owns_sock)
+    return await start_transport(loop, sock, protocol_factory, owns_sock=owns_sock, tls=tls)
 
 
 def _check_unix_stream_socket(sock: socket.socket) -> None:
@@ -326,8 +356,17 @@ async def connect_accepted_socket(
     _check_stream_socket(sock)
     check_timeouts(bool(ssl), ssl_handshake_timeout, ssl_shutdown_timeout)
     check_not_ssl_socket(sock)
-    refuse_tls(ssl)
-    transport, protocol = await start_transport(loop, sock, protocol_factory, owns_sock=False)
+    tls = None
+    if ssl:
+        tls = TLSOptions(
+            ssl,
+            server_side=True,
+            handshake_timeout=ssl_handshake_timeout,
+            shutdown_timeout=ssl_shutdown_timeout,
+        )
+    transport, protocol = await start_transport(
+        loop, sock, protocol_factory, owns_sock=False, tls=tls
+    )
     if loop.get_debug():
         logger.debug(
             "%r handled: (%r, %r)", transport.get_extra_info("socket"), transport, protocol

@@ -15,6 +15,7 @@ import contextvars
 import logging
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -23,7 +24,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from heapq import heappush
 from typing import Any, NoReturn, TypeAlias, TypeVar, TypeVarTuple, cast
 
-from . import _connect, _datagram, _dns, _pipes, _sendfile, _server
+from . import _connect, _datagram, _dns, _pipes, _sendfile, _server, tls
 from . import subprocess as _subprocess
 from ._asyncgens import AsyncGenTracker
 from ._clock import Clock, MonotonicClock, check_clock
@@ -561,7 +562,7 @@ class EventLoop(asyncio.AbstractEventLoop):
         all_errors: bool = False,
     ) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
         """loop.create_connection(); 3.13's signature on every version (all_errors is 3.12+
-        in asyncio). ssl= is validated as asyncio does, then refused: TLS has its own issue."""
+        in asyncio). ssl= (True or an SSLContext) wraps the connection in TLS (core/tls)."""
         return await _connect.create_connection(
             self,
             protocol_factory,
@@ -630,8 +631,32 @@ class EventLoop(asyncio.AbstractEventLoop):
     ) -> int:
         return await _sendfile.sendfile(self, transport, file, offset, count, fallback=fallback)
 
-    async def start_tls(self, *args: Any, **kwargs: Any) -> NoReturn:
-        _not_yet("start_tls")
+    async def start_tls(
+        self,
+        transport: asyncio.BaseTransport,
+        protocol: asyncio.BaseProtocol,
+        sslcontext: ssl.SSLContext,
+        *,
+        server_side: bool = False,
+        server_hostname: str | None = None,
+        ssl_handshake_timeout: float | None = None,
+        ssl_shutdown_timeout: float | None = None,
+    ) -> asyncio.Transport:
+        """loop.start_tls(): upgrade a stream transport to TLS; return the new transport.
+
+        Raises TypeError for a non-SSLContext or a transport that cannot carry TLS, the
+        handshake's ssl error, or ConnectionAbortedError after ssl_handshake_timeout (60 s).
+        """
+        return await tls.start_tls(
+            self,
+            transport,
+            protocol,
+            sslcontext,
+            server_side=server_side,
+            server_hostname=server_hostname,
+            ssl_handshake_timeout=ssl_handshake_timeout,
+            ssl_shutdown_timeout=ssl_shutdown_timeout,
+        )
 
     async def create_unix_connection(  # type: ignore[override]  # see _TRANSPORT_SIGNATURES
         self,

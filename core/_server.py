@@ -42,7 +42,8 @@ from typing import TYPE_CHECKING, Any
 from ._connect import bind_error, loop_io, resolve
 from ._errors import check_not_ssl_socket
 from ._socket_options import set_reuse_port
-from ._tls_options import check_server, refuse_tls
+from ._tls_options import check_server
+from .tls import TLSOptions
 from .transports._stream import SocketTransport
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class Server(asyncio.AbstractServer):
         protocol_factory: Callable[[], asyncio.BaseProtocol],
         backlog: int,
         unix_paths: dict[socket.socket, tuple[Any, int]] | None = None,
+        tls: TLSOptions | None = None,
     ) -> None:
         self._loop = loop
         self._io = loop_io(loop)
@@ -93,6 +95,7 @@ class Server(asyncio.AbstractServer):
         self._retry_timers: dict[socket.socket, asyncio.TimerHandle] = {}
         # Unix socket files to unlink on close: path and the inode we created (cleanup_socket).
         self._unix_paths = unix_paths or {}
+        self._tls = tls  # every accepted connection is wrapped in TLS with these options
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} sockets={self.sockets!r}>"
@@ -246,7 +249,10 @@ class Server(asyncio.AbstractServer):
         protocol = None
         try:
             protocol = self._protocol_factory()
-            SocketTransport(self._io, conn, protocol, extra={"peername": address}, server=self)
+            # With TLS the application's connection_made() waits for the handshake; a failed
+            # handshake closes the connection quietly (an OSError), as in asyncio.
+            carried = protocol if self._tls is None else self._tls.wrap(self._loop, protocol, None)
+            SocketTransport(self._io, conn, carried, extra={"peername": address}, server=self)
         except (SystemExit, KeyboardInterrupt):
             conn.close()
             raise
@@ -296,7 +302,7 @@ async def create_server(
     check_server(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
     if sock is not None:
         check_not_ssl_socket(sock)
-    refuse_tls(ssl)
+    tls = _server_tls(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
     if host is not None or port is not None:
         if sock is not None:
             raise ValueError("host/port and sock can not be specified at the same time")
@@ -313,12 +319,29 @@ async def create_server(
         sockets = [sock]
     for listener in sockets:
         listener.setblocking(False)
-    server = Server(loop, sockets, protocol_factory, backlog)
+    server = Server(loop, sockets, protocol_factory, backlog, tls=tls)
     if start_serving:
         await server.start_serving()
     if loop.get_debug():
         logger.info("%r is serving", server)
     return server
+
+
+def _server_tls(
+    ssl: Any, handshake_timeout: float | None, shutdown_timeout: float | None
+) -> TLSOptions | None:
+    if ssl is None:
+        return None
+    tls = TLSOptions(
+        ssl,
+        server_side=True,
+        handshake_timeout=handshake_timeout,
+        shutdown_timeout=shutdown_timeout,
+    )
+    # asyncio checks the timeouts per accepted connection, where the error is lost (reported
+    # in debug mode only); we raise it from create_server() instead.
+    tls.check_timeouts()
+    return tls
 
 
 async def _resolve_hosts(
@@ -422,7 +445,7 @@ async def create_unix_server(
     cleanup_socket: bool = True,
 ) -> Server:
     check_server(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
-    refuse_tls(ssl)
+    tls = _server_tls(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
     if path is not None:
         if sock is not None:
             raise ValueError("path and sock can not be specified at the same time")
@@ -441,7 +464,7 @@ async def create_unix_server(
             except FileNotFoundError:
                 pass
     sock.setblocking(False)
-    server = Server(loop, [sock], protocol_factory, backlog, unix_paths)
+    server = Server(loop, [sock], protocol_factory, backlog, unix_paths, tls=tls)
     if start_serving:
         await server.start_serving()
     return server

@@ -3,23 +3,13 @@
 create_connection, create_server, the Unix variants and connect_accepted_socket validate these
 arguments before doing anything else, each with its own wording (asyncio is not uniform: the
 Unix client wants server_hostname whenever ssl is set, create_connection defaults it to host).
-The messages are asyncio's, identical on 3.11-3.13. TLS itself is a later issue: once the
-arguments are valid, ``refuse_tls`` stops a request that asks for it.
+The messages are asyncio's, identical on 3.11-3.13. Once the arguments are valid, the TLS
+itself is core/tls's job (``TLSOptions``).
 """
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
-
-
-def refuse_tls(ssl: Any) -> None:
-    # TODO(#4): TLS was split out of issue 4; build the TLS transport here when it lands.
-    if ssl:
-        _tls_not_implemented()
-
-
-def _tls_not_implemented() -> NoReturn:
-    raise NotImplementedError("treadle: TLS arrives with its own issue")
+from typing import Any
 
 
 def check_timeouts(ssl_enabled: bool, handshake_timeout: Any, shutdown_timeout: Any) -> None:

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmarks.echo import endpoints, servers
+from benchmarks.echo import endpoints, servers, tls
 from benchmarks.echo.barrier import StartBarrier
 from benchmarks.loops import LoopFactory, fresh_loop
 from benchmarks.measurement import Measurement
@@ -63,7 +63,8 @@ def echo(
                 procs.append(_spawn(argv, barrier))
             barrier.start()
             with fresh_loop(new_loop) as loop:
-                loop.run_until_complete(_within(SERVE_TIMEOUT, serve(loop, listener, clients)))
+                serving = serve(loop, listener, clients, **_server_options(transport))
+                loop.run_until_complete(_within(SERVE_TIMEOUT, serving))
             served_cpu = time.process_time()
             reports = [_report(proc) for proc in procs]
         finally:
@@ -82,6 +83,10 @@ def echo(
     return Measurement(ops=total, seconds=end - start, info=info)
 
 
+def _server_options(transport: str) -> dict[str, Any]:
+    return {"ssl": tls.server_context()} if transport == "tls" else {}
+
+
 def _percentile(ordered: list[float], fraction: float) -> float:
     """Nearest-rank percentile of an already sorted, non-empty list."""
     rank = max(1, round(fraction * len(ordered)))
@@ -97,6 +102,7 @@ def _client_argv(
     transport: str, address: str, size: int, count: int, warmup: int, barrier: StartBarrier
 ) -> list[str]:
     ready_fd, go_fd = barrier.child_fds()
+    tls_options = [f"--cafile={tls.cafile()}"] if transport == "tls" else []
     return [
         sys.executable,
         "-m",
@@ -109,6 +115,7 @@ def _client_argv(
         f"--ready-fd={ready_fd}",
         f"--go-fd={go_fd}",
         f"--timeout={CLIENT_SOCKET_TIMEOUT}",
+        *tls_options,
     ]
 
 

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     payload = bytes(i % 251 for i in range(args.size))
     received = bytearray(args.size)
-    with connect(args.transport, args.address, args.timeout) as sock:
+    with connect(args.transport, args.address, args.timeout, args.cafile) as sock:
         for _ in range(args.warmup):
             _round_trip(sock, payload, received)
         os.write(args.ready_fd, b"r")
@@ -76,6 +76,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ready-fd", type=int, required=True)
     parser.add_argument("--go-fd", type=int, required=True)
     parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--cafile", default="", help="the CA to trust (tls transport)")
     return parser.parse_args(argv)
 
 

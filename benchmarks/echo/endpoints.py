@@ -1,7 +1,9 @@
 """Transports the echo benchmarks can use: how to listen, how to connect, how to name an address.
 
-Addresses travel to client processes as strings: ``127.0.0.1:PORT`` for tcp and udp, a path for
-unix. Traffic stays on loopback; the unix socket lives in a private temporary directory. For udp
+Addresses travel to client processes as strings: ``127.0.0.1:PORT`` for tcp, tls and udp, a path
+for unix. ``tls`` is TCP with TLS on top: the server wraps it (echo/tls.py has the certificates),
+the client connects as for tcp and then does the TLS handshake with the CA file it is given.
+Traffic stays on loopback; the unix socket lives in a private temporary directory. For udp
 the "listener" is the server's bound datagram socket, and clients connect() theirs to it.
 """
 
@@ -13,10 +15,12 @@ import tempfile
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from benchmarks.echo.tls import SERVER_HOSTNAME, client_context
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-TRANSPORTS = ("tcp", "unix", "udp")
+TRANSPORTS = ("tcp", "unix", "udp", "tls")
 
 _LOOPBACK = "127.0.0.1"
 
@@ -29,7 +33,7 @@ _UDP_RECEIVE_BUFFER = 1024 * 1024
 @contextmanager
 def listen(transport: str, backlog: int) -> Iterator[tuple[socket.socket, str]]:
     """A non-blocking listening socket and the address clients should connect to."""
-    if transport == "tcp":
+    if transport in ("tcp", "tls"):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
             listener.bind((_LOOPBACK, 0))
             listener.listen(backlog)
@@ -53,8 +57,15 @@ def listen(transport: str, backlog: int) -> Iterator[tuple[socket.socket, str]]:
         raise ValueError(f"unknown transport {transport!r}: expected one of {TRANSPORTS}")
 
 
-def connect(transport: str, address: str, timeout: float) -> socket.socket:
+def connect(transport: str, address: str, timeout: float, cafile: str = "") -> socket.socket:
     """A blocking client socket; for tcp with Nagle off, as request/response traffic wants."""
+    if transport == "tls":
+        sock = connect("tcp", address, timeout)
+        try:
+            return client_context(cafile).wrap_socket(sock, server_hostname=SERVER_HOSTNAME)
+        except BaseException:
+            sock.close()
+            raise
     if transport == "tcp":
         host, _, port = address.rpartition(":")
         sock = socket.create_connection((host, int(port)), timeout=timeout)

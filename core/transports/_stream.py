@@ -31,7 +31,7 @@ Where this matches asyncio's selector transport, and where it does not:
   again; we do not.)
 - writelines() pauses the protocol at the high mark like write() (asyncio 3.12+ forgets to).
 
-TLS (a later issue) layers a protocol over this transport, the way asyncio's SSLProtocol does:
+TLS (core/tls) layers a protocol over this transport, the way asyncio's SSLProtocol does:
 the TLS machine is this transport's BufferedProtocol and hands the application its own
 transport, so nothing here knows about TLS.
 """
@@ -113,6 +113,8 @@ class SocketTransport(ReadingFdTransport, asyncio.Transport):
 
     # loop.sendfile() may try os.sendfile() on this transport's socket (core/_sendfile.py).
     _sendfile_compatible = SendfileMode.TRY_NATIVE
+    # loop.start_tls() may put TLS on this transport (core/tls).
+    _start_tls_compatible = True
 
     def __init__(
         self,

@@ -24,6 +24,8 @@ BENCHMARKS = [
     "subprocess_spawn_wait",
     "subprocess_pipe_throughput",
     "echo_sock_tcp_1k_c1",
+    "echo_protocol_tls_1k_c1",  # the TLS echo machinery: certificates, CA file, ssl clients
+    "tls_handshake_c10",
 ]
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import Awaitable, Callable
 
 from benchmarks.echo.servers import datagram, protocol, sock, streams
 
-Serve = Callable[[asyncio.AbstractEventLoop, socket.socket, int], Awaitable[None]]
+# serve(loop, listener, connections, **options); the protocol style takes ssl= too.
+Serve = Callable[..., Awaitable[None]]
 
 STYLES: dict[str, Serve] = {
     "sock": sock.serve,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     import socket
+    from ssl import SSLContext
 
 
 class _Echo(asyncio.Protocol):
@@ -49,11 +50,16 @@ class _Tracker:
             self._done.set_result(None)
 
 
-async def serve(loop: asyncio.AbstractEventLoop, listener: socket.socket, connections: int) -> None:
-    """Serve ``connections`` clients until each has closed."""
+async def serve(
+    loop: asyncio.AbstractEventLoop,
+    listener: socket.socket,
+    connections: int,
+    ssl: SSLContext | None = None,
+) -> None:
+    """Serve ``connections`` clients until each has closed (over TLS with ``ssl``)."""
     done: asyncio.Future[None] = loop.create_future()
     tracker = _Tracker(connections, done)
-    server = await loop.create_server(lambda: _Echo(done, tracker), sock=listener)
+    server = await loop.create_server(lambda: _Echo(done, tracker), sock=listener, ssl=ssl)
     try:
         await done
     finally:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
-import ssl
 import sys
 import time
 from collections.abc import Iterator
@@ -183,20 +182,6 @@ def test_argument_errors(loop: Loop) -> None:
         assert await error(port=1, ssl=True) == (
             "ValueError: You must set server_hostname when using ssl without a host"
         )
-
-    run_body(loop, body)
-
-
-def test_tls_is_refused_until_its_issue(loop: Loop, is_oracle: bool) -> None:
-    if is_oracle:
-        pytest.skip("treadle only: asyncio has TLS")
-
-    async def body() -> None:
-        context = ssl.create_default_context()
-        with pytest.raises(NotImplementedError, match="TLS arrives with its own issue"):
-            await loop.create_connection(Recorder, "127.0.0.1", 1, ssl=context)
-        with pytest.raises(NotImplementedError):
-            await loop.create_server(Recorder, "127.0.0.1", 0, ssl=context)
 
     run_body(loop, body)
 
