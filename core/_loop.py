@@ -40,7 +40,7 @@ from ._handles import LoopHandle, LoopTimerHandle, ReadyHandle, Timer
 from ._scheduler import IOWaitHook, Scheduler
 from ._signals import SignalHandlers
 from ._sockops import SocketOps
-from ._wakeup import Waker
+from ._wakeup import POSTER_BACKLOG, Waker, pace_poster
 from .poll import create_poller
 from .transports._fdio import LoopIO
 
@@ -265,6 +265,10 @@ class EventLoop(asyncio.AbstractEventLoop):
         self._ready.append(handle)
         if self._scheduler.polling:  # see _scheduler.py on why this test is race-free
             self._waker.wake()
+        elif len(self._ready) > POSTER_BACKLOG:
+            # A busy loop gets no wake-up write, so a posting thread never leaves the GIL:
+            # past a backlog, make it (see _wakeup.py; issue 13, defect 1).
+            pace_poster(self._ready, self._thread_id)
         return handle
 
     def call_later(
