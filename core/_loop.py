@@ -78,7 +78,9 @@ class EventLoop(asyncio.AbstractEventLoop):
     """
 
     def __init__(self, *, poller: str | None = None, clock: Clock | None = None) -> None:
-        self._closed = False
+        # Closed until fully built: if this constructor raises, __del__ has nothing to close
+        # (and no half-built attribute to trip over: issue 13, defect 8).
+        self._closed = True
         self._debug = _debug_mode_from_environment()
         self._thread_id: int | None = None
         self._clock: Clock = clock if clock is not None else MonotonicClock()
@@ -91,7 +93,11 @@ class EventLoop(asyncio.AbstractEventLoop):
         self._next_seq = self._scheduler.next_seq
         self._now = self._clock.current_time
         self._registry = self._scheduler.registry
-        self._waker = Waker()
+        try:
+            self._waker = Waker()
+        except BaseException:
+            self._scheduler.close()  # the poller's fd; nothing else is open yet
+            raise
         self._registry.set_reader(
             self._waker.fileno(), ReadyHandle(self._waker.drain, (), self, None)
         )
@@ -105,6 +111,7 @@ class EventLoop(asyncio.AbstractEventLoop):
         self._sockops = SocketOps(self)
         # fd -> transport using it; add_reader & co refuse fds a live transport owns.
         self._transports = FdOwners()
+        self._closed = False
 
     def __repr__(self) -> str:
         return (
