@@ -436,6 +436,8 @@ class EventLoop(asyncio.AbstractEventLoop):
         self._registry.set_reader(fileobj_to_fd(fileno), self._io_handle(callback, args), fd)
 
     def remove_reader(self, fd: Any) -> bool:
+        # asyncio refuses a transport's fd here as in add_reader, even on a closed loop.
+        self._fd_not_owned_by_transport(fd)
         if self._closed:
             return False
         return self._registry.clear_reader(self._registered_fd(fd))
@@ -447,6 +449,7 @@ class EventLoop(asyncio.AbstractEventLoop):
         self._registry.set_writer(fileobj_to_fd(fileno), self._io_handle(callback, args), fd)
 
     def remove_writer(self, fd: Any) -> bool:
+        self._fd_not_owned_by_transport(fd)  # as remove_reader
         if self._closed:
             return False
         return self._registry.clear_writer(self._registered_fd(fd))
