@@ -20,7 +20,7 @@ import pytest
 
 from treadle.core import EventLoop, available_pollers, new_event_loop
 
-FLOOD_SECONDS = 1.5
+FLOOD_SECONDS = 1.0
 SLEEP = 0.05
 # The median overrun of the sleeps: a load spike on a small shared machine delays a few sleeps
 # (even on asyncio's loop) but not most of them; a starved loop completes one or two sleeps in
