@@ -148,4 +148,6 @@ def test_treadle_stays_on_time_under_any_number_of_posting_threads(
     flood = Flood(tloop, threads, coroutines=False)
     late, backlog = tloop.run_until_complete(_sleep_while_flooded(flood))
     assert late < LATE_BOUND, f"a {SLEEP} s sleep overran by {late:.2f} s (median)"
-    assert backlog < BACKLOG_BOUND, f"{backlog} callbacks queued: the loop fell behind"
+    # Looser than above: 64 threads on a loaded two-core machine (3.11 peaked at 250k once while
+    # CPython's suite ran beside it); an unpaced loop queues millions per second.
+    assert backlog < 2 * BACKLOG_BOUND, f"{backlog} callbacks queued: the loop fell behind"
