@@ -30,8 +30,9 @@ The traps, and how they are closed:
   ``Poller.keeps_closed_files``: epoll; kqueue drops them with the fd, poll and select keep no
   kernel state). An event reported for a suspect number is checked with a one-off poll(2) of
   that fd: if the fd is not ready, the event came from a lingering registration, it is dropped
-  and the poller is rebuilt before the next poll. A rebuild clears the suspects; more than
-  ``_MAX_SUSPECTS`` of them also trigger one, which bounds the extra checks.
+  and the poller is rebuilt before the next poll. A rebuild clears the suspects; too many of them
+  (``_MIN_SUSPECTS_BEFORE_REBUILD``, or a quarter of the watched fds) also trigger one, which
+  bounds the extra checks.
 """
 
 from __future__ import annotations
@@ -51,8 +52,10 @@ _WAKES_WRITER = ~READ
 # Polls in a row that reported unknown fds before the poller is rebuilt; one round is normal
 # (a callback unregistered an fd that was also in the same batch of events).
 _STRAY_ROUNDS_BEFORE_REBUILD = 3
-# Suspect fd numbers (see the module docstring) past which the poller is rebuilt anyway.
-_MAX_SUSPECTS = 64
+# Suspect fd numbers (see the module docstring) past which the poller is rebuilt anyway: at least
+# this many, or a quarter of the watched fds, so that a rebuild (a syscall per watched fd) costs
+# at most about four syscalls per suspect, and checks stay confined to a few fds.
+_MIN_SUSPECTS_BEFORE_REBUILD = 64
 
 
 class _Interest:
@@ -284,7 +287,8 @@ class FdRegistry:
         self._poller.unregister(fd)
         if self._poller.keeps_closed_files:
             self._suspects.add(fd)
-            if len(self._suspects) > _MAX_SUSPECTS:
+            limit = max(_MIN_SUSPECTS_BEFORE_REBUILD, len(self._interests) // 4)
+            if len(self._suspects) > limit:
                 self._rebuild_before_poll = True
 
     def _reregister(self, fd: int, interest: _Interest) -> None:
