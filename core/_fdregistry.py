@@ -282,8 +282,8 @@ class FdRegistry:
     def _discard_closed(self, fd: int, interest: _Interest) -> None:
         """Forget an interest whose socket was closed while parked (see the module docstring)."""
         self._forget(fd, interest)
-        # The number names a new file now: for epoll this finds nothing to remove (ENOENT,
-        # ignored); for poll and select it clears the user-space entry.
+        # The number is free or names a new file now: for epoll this finds nothing to remove
+        # (EBADF or ENOENT, ignored); for poll and select it clears the user-space entry.
         self._poller.unregister(fd)
         if self._poller.keeps_closed_files:
             self._suspects.add(fd)
