@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import http.server
+import socket
 import socketserver
 import threading
 import warnings
@@ -74,3 +75,22 @@ def test_dropped_stream_writer_warns_once(
     # asyncio 3.11.x-3.13 warns "unclosed <StreamWriter ...>" once (older 3.11 releases not at all).
     assert len(messages) <= 1, messages
     assert all(m.startswith("unclosed <StreamWriter") for m in messages), messages
+
+
+def test_transport_repr_says_closing_between_close_and_connection_lost(
+    loop: asyncio.AbstractEventLoop, run: Callable[[Any], Any]
+) -> None:
+    # The warning of a dropped StreamWriter shows its transport just after close(): asyncio's
+    # says "closing" there, and so must ours.
+    async def main() -> tuple[str, str]:
+        ours, peer = socket.socketpair()
+        transport, _ = await loop.connect_accepted_socket(asyncio.Protocol, ours)
+        transport.close()
+        just_closed = repr(transport)
+        await asyncio.sleep(0)
+        peer.close()
+        return just_closed, repr(transport)
+
+    just_closed, later = run(main())
+    assert " closing fd=" in just_closed
+    assert " closed fd=" in later
