@@ -121,6 +121,22 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         ),
     ),
     Benchmark(
+        name="call_soon_threadsafe_1t",
+        unit="callbacks",
+        run=scheduling.call_soon_threadsafe_threads,
+        params={"callbacks": 200_000, "threads": 1},
+        scaled=("callbacks",),
+        description="one thread call_soon_threadsafe()s 200k callbacks to a running loop",
+    ),
+    Benchmark(
+        name="call_soon_threadsafe_4t",
+        unit="callbacks",
+        run=scheduling.call_soon_threadsafe_threads,
+        params={"callbacks": 200_000, "threads": 4},
+        scaled=("callbacks",),
+        description="four threads call_soon_threadsafe() 200k callbacks in all to a running loop",
+    ),
+    Benchmark(
         name="sleep0_pingpong",
         unit="switches",
         run=tasks.sleep0_pingpong,

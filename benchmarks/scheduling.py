@@ -11,6 +11,7 @@ import asyncio
 import random
 import resource
 import sys
+import threading
 import tracemalloc
 from typing import TYPE_CHECKING
 
@@ -140,3 +141,48 @@ def _max_rss_mib() -> float:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports KiB, macOS bytes.
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
+
+
+def call_soon_threadsafe_threads(
+    new_loop: LoopFactory, *, callbacks: int, threads: int
+) -> Measurement:
+    """``threads`` threads post ``callbacks`` callbacks in all to a running loop, as fast as they
+    can; the timed span ends when the loop has run the last one. One thread measures the cost of
+    a post; several measure whether the loop keeps up (a loop that falls behind queues without
+    bound, which the ``max_backlog`` figure shows)."""
+    per_thread = max(1, callbacks // threads)
+    total = per_thread * threads
+    ran = [0]
+    backlog = [0]
+    posted = [0] * threads
+
+    def bump() -> None:
+        ran[0] += 1
+        if ran[0] == total:
+            loop.stop()
+
+    def post(index: int) -> None:
+        call = loop.call_soon_threadsafe
+        for count in range(per_thread):
+            call(bump)
+            posted[index] = count
+
+    def sample() -> None:
+        backlog[0] = max(backlog[0], sum(posted) - ran[0])
+        loop.call_later(0.001, sample)
+
+    def start_workers() -> None:
+        # From inside the running loop: the figure is about a loop that runs, not a queue
+        # filled before it starts.
+        for worker in workers:
+            worker.start()
+
+    with fresh_loop(new_loop) as loop:
+        workers = [threading.Thread(target=post, args=(i,)) for i in range(threads)]
+        loop.call_soon(sample)
+        loop.call_soon(start_workers)
+        with Stopwatch() as watch:
+            loop.run_forever()
+        for worker in workers:
+            worker.join()
+    return watch.measurement(total, {"max_backlog": float(backlog[0])})

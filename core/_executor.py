@@ -48,27 +48,45 @@ class ExecutorManager:
         executor = self._default
         if executor is None:
             return
-        joined: asyncio.Future[None] = self._loop.create_future()
+        joined: asyncio.Future[bool] = self._loop.create_future()  # True: joined in time
         # Joining blocks, so it happens in a thread of its own that reports back to the loop.
         thread = threading.Thread(
             target=self._join, args=(executor, joined), name="treadle-executor-shutdown"
         )
         thread.start()
-        try:
-            async with asyncio.timeout(timeout):
-                await joined
-        except TimeoutError:
-            warnings.warn(
-                f"The executor did not finishing joining its threads within {timeout} seconds.",
-                RuntimeWarning,
-                stacklevel=2,
+        # The timeout is real time, measured by a thread: the loop's clock may be virtual, and a
+        # MockClock would jump past any timeout while the loop idles waiting for real threads
+        # (issue 13, defect 6). asyncio uses loop time, which is real time on its loop.
+        watchdog = None
+        if timeout is not None:
+            watchdog = threading.Thread(
+                target=self._watch, args=(thread, timeout, joined), name="treadle-executor-watch"
             )
-            executor.shutdown(wait=False)
-        else:
+            watchdog.start()
+        try:
+            in_time = await joined
+        finally:
+            if watchdog is not None:
+                watchdog.join()  # returns at once: the join ended or the watchdog gave up
+        if in_time:
             thread.join()
+            return
+        warnings.warn(
+            f"The executor did not finishing joining its threads within {timeout} seconds.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        executor.shutdown(wait=False)
+
+    def _watch(
+        self, thread: threading.Thread, timeout: float, joined: asyncio.Future[bool]
+    ) -> None:
+        thread.join(timeout)
+        if thread.is_alive() and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(_give_up, joined)
 
     def _join(
-        self, executor: concurrent.futures.ThreadPoolExecutor, joined: asyncio.Future[None]
+        self, executor: concurrent.futures.ThreadPoolExecutor, joined: asyncio.Future[bool]
     ) -> None:
         try:
             executor.shutdown(wait=True)
@@ -77,7 +95,7 @@ class ExecutorManager:
         else:
             self._report(joined, None)
 
-    def _report(self, joined: asyncio.Future[None], exc: Exception | None) -> None:
+    def _report(self, joined: asyncio.Future[bool], exc: Exception | None) -> None:
         if self._loop.is_closed():
             return  # nobody is waiting any more: close() already gave up on the executor
         self._loop.call_soon_threadsafe(_settle, joined, exc)
@@ -89,10 +107,15 @@ class ExecutorManager:
             executor.shutdown(wait=False)
 
 
-def _settle(joined: asyncio.Future[None], exc: Exception | None) -> None:
-    if joined.cancelled():
-        return
+def _settle(joined: asyncio.Future[bool], exc: Exception | None) -> None:
+    if joined.done():
+        return  # cancelled, or the watchdog gave up first
     if exc is None:
-        joined.set_result(None)
+        joined.set_result(True)
     else:
         joined.set_exception(exc)
+
+
+def _give_up(joined: asyncio.Future[bool]) -> None:
+    if not joined.done():
+        joined.set_result(False)

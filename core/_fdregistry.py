@@ -19,10 +19,26 @@ The traps, and how they are closed:
   real. Closing drops a registration from epoll unless another descriptor (a dup) keeps the
   file open: then a registration we can no longer name lingers, and epoll reports an fd nobody
   watches. ``dispatch`` treats such strays by rebuilding the poller after a few rounds.
+- Worse, the number may be reused first: a task gets its data (parked), closes the socket while a
+  dup or a forked child holds the file, and a new socket gets the same number and waits. epoll
+  then holds two registrations under one number, the lingering one ready for ever, and every
+  poll wakes the new waiter for nothing: a loop at 100 % CPU (issue 13, defect 2). epoll_ctl
+  removes a registration only through an fd naming its file, and we have none, so the one cure
+  is a fresh poller (a syscall per watched fd). Rebuilding whenever a parked socket turns out
+  closed would charge every "recv, then close" for a dup that almost never exists, so the
+  number becomes a *suspect* instead (on pollers that keep closed files' registrations,
+  ``Poller.keeps_closed_files``: epoll; kqueue drops them with the fd, poll and select keep no
+  kernel state). An event reported for a suspect number is checked with a one-off poll(2) of
+  that fd: if the fd is not ready, the event came from a lingering registration, it is dropped
+  and the poller is rebuilt before the next poll. A rebuild clears the suspects; too many of them
+  (``_MIN_SUSPECTS_BEFORE_REBUILD``, or a quarter of the watched fds) also trigger one, which
+  bounds the extra checks.
 """
 
 from __future__ import annotations
 
+import select
+import socket
 from collections import deque
 from dataclasses import dataclass
 
@@ -36,6 +52,10 @@ _WAKES_WRITER = ~READ
 # Polls in a row that reported unknown fds before the poller is rebuilt; one round is normal
 # (a callback unregistered an fd that was also in the same batch of events).
 _STRAY_ROUNDS_BEFORE_REBUILD = 3
+# Suspect fd numbers (see the module docstring) past which the poller is rebuilt anyway: at least
+# this many, or a quarter of the watched fds, so that a rebuild (a syscall per watched fd) costs
+# at most about four syscalls per suspect, and checks stay confined to a few fds.
+_MIN_SUSPECTS_BEFORE_REBUILD = 64
 
 
 class _Interest:
@@ -66,6 +86,10 @@ class FdRegistry:
         self._interests: dict[int, _Interest] = {}
         self._parked_fds: list[int] = []
         self._stray_rounds = 0  # consecutive polls that reported fds nobody watches
+        self._rebuild_before_poll = False  # a lingering registration was seen: start afresh
+        # Numbers whose parked socket was closed: the kernel may still hold a registration for
+        # the old file under them. Only ever filled when the poller keeps closed files.
+        self._suspects: set[int] = set()
 
     @property
     def poller(self) -> Poller:
@@ -144,6 +168,8 @@ class FdRegistry:
     def poll(self, timeout: float) -> list[tuple[int, int]]:
         if self._parked_fds:
             self._settle_parked()
+        if self._rebuild_before_poll:
+            self._rebuild_poller()
         return self._poller.poll(timeout, len(self._interests) or 1)
 
     def _settle_parked(self) -> None:
@@ -151,11 +177,16 @@ class FdRegistry:
             interest = self._interests.get(fd)
             if interest is None or not interest.parked:
                 continue  # revived, or forgotten since
+            if _is_closed_socket(interest.fileobj):
+                self._discard_closed(fd, interest)
+                continue
             bits, interest.parked = interest.parked, 0
             self._drop_interest(fd, interest, bits)
         self._parked_fds.clear()
 
     def dispatch(self, events: list[tuple[int, int]]) -> None:
+        if self._suspects:
+            events = self._screen_suspects(events)
         interests = self._interests
         append = self._ready.append
         strays = False
@@ -181,6 +212,17 @@ class FdRegistry:
         else:
             self._stray_rounds = 0
 
+    def _screen_suspects(self, events: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Drop events that a lingering registration reported for a suspect number."""
+        kept = []
+        for fd, bits in events:
+            interest = self._interests.get(fd)
+            if fd in self._suspects and interest is not None and not _ready_now(fd, interest.mask):
+                self._rebuild_before_poll = True
+                continue
+            kept.append((fd, bits))
+        return kept
+
     def _rebuild_poller(self) -> None:
         """A fresh poller holding exactly our registrations: the one cure for a lingering one."""
         fresh = type(self._poller)()
@@ -192,6 +234,8 @@ class FdRegistry:
         self._poller.close()
         self._poller = fresh
         self._stray_rounds = 0
+        self._rebuild_before_poll = False
+        self._suspects.clear()
 
     def close(self) -> None:
         for interest in self._interests.values():
@@ -212,6 +256,14 @@ class FdRegistry:
 
     def _interest_for(self, fd: int, bit: int, fileobj: object) -> _Interest:
         interest = self._interests.get(fd)
+        if (
+            interest is not None
+            and interest.parked
+            and fileobj is not interest.fileobj  # the same socket cannot be closed: it asks
+            and _is_closed_socket(interest.fileobj)
+        ):
+            self._discard_closed(fd, interest)
+            interest = None
         if interest is None:
             interest = _Interest()
             self._poller.register(fd, bit)  # raises before we record anything (EBADF, EPERM)
@@ -226,6 +278,18 @@ class FdRegistry:
             self._poller.modify(fd, interest.mask | bit)
             interest.mask |= bit
         return interest
+
+    def _discard_closed(self, fd: int, interest: _Interest) -> None:
+        """Forget an interest whose socket was closed while parked (see the module docstring)."""
+        self._forget(fd, interest)
+        # The number is free or names a new file now: for epoll this finds nothing to remove
+        # (EBADF or ENOENT, ignored); for poll and select it clears the user-space entry.
+        self._poller.unregister(fd)
+        if self._poller.keeps_closed_files:
+            self._suspects.add(fd)
+            limit = max(_MIN_SUSPECTS_BEFORE_REBUILD, len(self._interests) // 4)
+            if len(self._suspects) > limit:
+                self._rebuild_before_poll = True
 
     def _reregister(self, fd: int, interest: _Interest) -> None:
         try:
@@ -251,3 +315,18 @@ class FdRegistry:
             if handle is not None:
                 handle.cancel()
         del self._interests[fd]
+
+
+def _is_closed_socket(fileobj: object) -> bool:
+    # Parked registrations come from sock_* calls, which pass the socket object itself.
+    return isinstance(fileobj, socket.socket) and fileobj.fileno() == -1
+
+
+def _ready_now(fd: int, mask: int) -> bool:
+    """Whether ``fd`` itself is ready for ``mask`` (or in error), asked outside our poller."""
+    probe = select.poll()
+    try:
+        probe.register(fd, mask)
+    except (OSError, ValueError):
+        return True  # let the waiter's own syscall report what is wrong
+    return bool(probe.poll(0))

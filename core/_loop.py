@@ -43,7 +43,7 @@ from ._handles import LoopHandle, LoopTimerHandle, ReadyHandle, Timer
 from ._scheduler import IOWaitHook, Scheduler
 from ._signals import SignalHandlers
 from ._sockops import SocketOps
-from ._wakeup import Waker
+from ._wakeup import POSTER_BACKLOG, Waker, pace_poster
 from .poll import create_poller
 from .transports._fdio import LoopIO
 
@@ -81,8 +81,8 @@ class EventLoop(asyncio.AbstractEventLoop):
     """
 
     def __init__(self, *, poller: str | None = None, clock: Clock | None = None) -> None:
-        # Closed until the poller exists: a bad argument then raises without __del__ warning
-        # about an "unclosed event loop" that never owned anything.
+        # Closed until fully built: if this constructor raises, __del__ has nothing to close
+        # (and no half-built attribute to trip over: issue 13, defect 8).
         self._closed = True
         check_clock(clock)
         self._debug = _debug_mode_from_environment()
@@ -90,7 +90,6 @@ class EventLoop(asyncio.AbstractEventLoop):
         self._clock: Clock = clock if clock is not None else MonotonicClock()
         self._clock.start_clock()
         self._scheduler = Scheduler(create_poller(poller), self._clock, self._report_callback_error)
-        self._closed = False
         self._scheduler.debug = self._debug
         # The scheduler's own containers: call_soon and call_at append and push to them directly.
         self._ready = self._scheduler.ready
@@ -98,7 +97,11 @@ class EventLoop(asyncio.AbstractEventLoop):
         self._next_seq = self._scheduler.next_seq
         self._now = self._clock.current_time
         self._registry = self._scheduler.registry
-        self._waker = Waker()
+        try:
+            self._waker = Waker()
+        except BaseException:
+            self._scheduler.close()  # the poller's fd; nothing else is open yet
+            raise
         self._registry.set_reader(
             self._waker.fileno(), ReadyHandle(self._waker.drain, (), self, None)
         )
@@ -113,6 +116,7 @@ class EventLoop(asyncio.AbstractEventLoop):
         # fd -> transport using it; add_reader & co refuse fds a live transport owns.
         self._transports = FdOwners()
         self._children: _subprocess.ChildWatcher | None = None  # made by the first subprocess
+        self._closed = False
 
     def __repr__(self) -> str:
         return (
@@ -275,6 +279,10 @@ class EventLoop(asyncio.AbstractEventLoop):
         self._ready.append(handle)
         if self._scheduler.polling:  # see _scheduler.py on why this test is race-free
             self._waker.wake()
+        elif len(self._ready) > POSTER_BACKLOG:
+            # A busy loop gets no wake-up write, so a posting thread never leaves the GIL:
+            # past a backlog, make it (see _wakeup.py; issue 13, defect 1).
+            pace_poster(self._ready, self._thread_id)
         return handle
 
     def call_later(
@@ -435,6 +443,8 @@ class EventLoop(asyncio.AbstractEventLoop):
         self._registry.set_reader(fileobj_to_fd(fileno), self._io_handle(callback, args), fd)
 
     def remove_reader(self, fd: Any) -> bool:
+        # asyncio refuses a transport's fd here as in add_reader, even on a closed loop.
+        self._fd_not_owned_by_transport(fd)
         if self._closed:
             return False
         return self._registry.clear_reader(self._registered_fd(fd))
@@ -446,6 +456,7 @@ class EventLoop(asyncio.AbstractEventLoop):
         self._registry.set_writer(fileobj_to_fd(fileno), self._io_handle(callback, args), fd)
 
     def remove_writer(self, fd: Any) -> bool:
+        self._fd_not_owned_by_transport(fd)  # as remove_reader
         if self._closed:
             return False
         return self._registry.clear_writer(self._registered_fd(fd))

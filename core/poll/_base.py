@@ -20,6 +20,10 @@ class Poller(Protocol):
     """Readiness notification for file descriptors; knows fds and bitmasks, nothing else."""
 
     name: str
+    # True when the OS keeps a registration after its fd is closed while another descriptor
+    # (a dup, a forked child's copy) holds the file open: epoll. The fd registry then rebuilds
+    # the poller to get rid of it (see core/_fdregistry.py).
+    keeps_closed_files: bool
 
     def register(self, fd: int, mask: int) -> None:
         """Start watching ``fd``; raises OSError as the OS reports it (EBADF, EPERM, ...)."""

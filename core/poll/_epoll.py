@@ -15,6 +15,7 @@ import select
 
 class EpollPoller:
     name = "epoll"
+    keeps_closed_files = True
 
     def __init__(self) -> None:
         self._epoll = select.epoll()

@@ -18,6 +18,7 @@ from ._base import READ, WRITE
 # attr-defined ignores below (and unused-ignore, for the platforms where they are declared).
 class KqueuePoller:
     name = "kqueue"
+    keeps_closed_files = False
 
     def __init__(self) -> None:
         self._kqueue = select.kqueue()  # type: ignore[attr-defined,unused-ignore]

@@ -13,6 +13,7 @@ import select
 
 class PollPoller:
     name = "poll"
+    keeps_closed_files = False
 
     def __init__(self) -> None:
         self._poll = select.poll()

@@ -14,6 +14,7 @@ from ._base import READ, WRITE
 
 class SelectPoller:
     name = "select"
+    keeps_closed_files = False
 
     def __init__(self) -> None:
         self._readers: set[int] = set()

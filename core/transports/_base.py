@@ -184,7 +184,9 @@ def socket_transport_repr(transport: FdTransport, write_buffer_size: Callable[[]
     sock = transport._file()
     if sock is None:
         info.append("closed")
-    elif transport._state is TransportState.CLOSING:
+    elif transport._state is not TransportState.OPEN:
+        # asyncio: "closing" from close() until the socket is released, including the moment
+        # between close() and connection_lost() (what a dropped StreamWriter's warning shows).
         info.append("closing")
     info.append(f"fd={transport._fd}")
     loop = transport._loop

@@ -13,6 +13,8 @@ is reported (asyncio's "protocol.pause_writing() failed") and never reaches the 
 
 from __future__ import annotations
 
+import types
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -37,7 +39,12 @@ class WriteFlowControl:
 
     def __init__(self, report: ErrorReporter) -> None:
         self._high, self._low = checked_limits(None, None)
-        self._report = report
+        # ``report`` is usually a method of the transport that owns this object: a strong
+        # reference would put every transport in a cycle only the cyclic GC frees (issue 13,
+        # defect 4). It is needed only when pause/resume_writing() fails, so a weak one is enough.
+        self._report: Callable[[], ErrorReporter | None] = (
+            weakref.WeakMethod(report) if isinstance(report, types.MethodType) else lambda: report
+        )
         self.paused = False  # invariant: True between a pause_writing() and its resume_writing()
 
     def get_limits(self) -> tuple[int, int]:
@@ -57,7 +64,7 @@ class WriteFlowControl:
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._report("protocol.pause_writing() failed", exc)
+            self._report_error("protocol.pause_writing() failed", exc)
 
     def after_shrink(self, protocol: Any, size: int) -> None:
         """Call after the buffer shrank to ``size`` bytes."""
@@ -69,4 +76,9 @@ class WriteFlowControl:
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._report("protocol.resume_writing() failed", exc)
+            self._report_error("protocol.resume_writing() failed", exc)
+
+    def _report_error(self, message: str, exc: BaseException) -> None:
+        report = self._report()
+        if report is not None:  # else the transport is gone, and the protocol call with it
+            report(message, exc)

@@ -90,6 +90,7 @@ class SocketTransport(ReadingFdTransport, asyncio.Transport):
     """
 
     __slots__ = (
+        "__dict__",
         "__weakref__",
         "_at_eof",
         "_buffer",

@@ -2,8 +2,8 @@
 
 Usage (the interpreter decides which venv, anyio and treadle are tested):
 
-    /work/venvs/py312/bin/python tests/conformance/anyio_suite.py             # treadle only
-    /work/venvs/py312/bin/python tests/conformance/anyio_suite.py --baseline  # + asyncio's loop
+    python tests/conformance/anyio_suite.py             # treadle only
+    python tests/conformance/anyio_suite.py --baseline  # + asyncio's loop
     ... -- -k test_taskgroups -x                                              # extra pytest args
 
 What it does, each run, leaving nothing in the repository:

@@ -1,10 +1,13 @@
 """Run CPython's own ``test.test_asyncio`` modules with treadle as the loop under test.
 
-Usage (from anywhere; the interpreter decides which CPython suite runs):
+Usage (from anywhere, with the Python of a venv where treadle is installed; that interpreter
+decides which CPython suite runs):
 
-    /work/venvs/py312/bin/python tests/conformance/cpython_asyncio.py            # treadle only
-    /work/venvs/py312/bin/python tests/conformance/cpython_asyncio.py --baseline # + asyncio's loop
-    ... --modules test_tasks,test_streams --details      # a subset, with tracebacks
+    python tests/conformance/cpython_asyncio.py              # treadle only
+    python tests/conformance/cpython_asyncio.py --baseline   # + asyncio's loop, compared
+    python tests/conformance/cpython_asyncio.py --gate       # exit 1 on a regression (CI)
+    python tests/conformance/cpython_asyncio.py --record     # rewrite expected/cpython-3.X.txt
+    ... --modules test_tasks,test_streams --details          # a subset, with tracebacks
 
 Nothing of CPython's suite is copied here: the tests are the ones the interpreter ships in
 ``<prefix>/lib/python3.X/test/test_asyncio/`` (CPython's installer includes them; Debian splits them
@@ -52,6 +55,7 @@ import importlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -447,12 +451,17 @@ def child_main(args: argparse.Namespace) -> int:
     module = importlib.import_module(f"test.test_asyncio.{spec.name}")
     classes = _apply_spec(module, spec, make_loop)
     skip = set(Path(args.skip_file).read_text().split()) if args.skip_file else set()
+    only = set(Path(args.only_file).read_text().split()) if args.only_file else None
     loader = unittest.TestLoader()
     suite = unittest.TestSuite()
     planned = []
     for cls in sorted(classes, key=lambda c: c.__name__):
         for test in _iter_tests(loader.loadTestsFromTestCase(cls)):
-            if test.id() not in skip and (not args.match or args.match in test.id()):
+            if (
+                test.id() not in skip
+                and (not args.match or args.match in test.id())
+                and (only is None or test.id() in only)
+            ):
                 suite.addTest(test)
                 planned.append(test.id())
     with open(args.results, "a", encoding="utf-8") as out:
@@ -492,7 +501,12 @@ class ModuleRun:
 
 
 def run_module(
-    spec: ModuleSpec, subject: str, args: argparse.Namespace, workdir: Path, deadline: float
+    spec: ModuleSpec,
+    subject: str,
+    args: argparse.Namespace,
+    workdir: Path,
+    deadline: float,
+    only: set[str] | None = None,
 ) -> ModuleRun:
     tests: dict[str, Outcome] = {}
     planned: list[str] = []
@@ -525,6 +539,10 @@ def run_module(
             cmd += ["--poller", args.poller]
         if args.match:
             cmd += ["--match", args.match]
+        if only is not None:
+            only_file = workdir / f"{spec.name}.{subject}.only"
+            only_file.write_text("\n".join(sorted(only)))
+            cmd += ["--only-file", str(only_file)]
         with open(log, "a", encoding="utf-8") as log_file:
             try:
                 proc = subprocess.run(
@@ -710,6 +728,8 @@ def parent_main(args: argparse.Namespace) -> int:
             print(f"{name}: excluded: {reason}")
         return 0
 
+    if args.gate or args.record:
+        return gate_main(args, specs, version)
     subjects = ["asyncio"] if args.baseline or args.baseline_only else []
     subjects += [] if args.baseline_only else ["treadle"]
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="treadle-cpython-asyncio-"))
@@ -747,6 +767,109 @@ def parent_main(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- the regression gate ------------------------------------------------------------------------
+# tests/conformance/expected/cpython-3.X.txt lists, per Python minor version, the tests treadle
+# passed when it was recorded (our own list of test ids, no test code). --gate fails when one of
+# them does not pass any more; tests that start passing are reported, to be recorded.
+
+_ID_PREFIX = "test.test_asyncio."
+EXPECTED_DIR = Path(__file__).resolve().parent / "expected"
+
+
+def expected_path() -> Path:
+    return EXPECTED_DIR / f"cpython-{sys.version_info[0]}.{sys.version_info[1]}.txt"
+
+
+def read_expected(path: Path) -> set[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return {_ID_PREFIX + ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")}
+
+
+def write_expected(path: Path, passed: set[str], version: str) -> None:
+    header = [
+        f"# CPython {version}'s test.test_asyncio tests that treadle passes (ids without",
+        f"# '{_ID_PREFIX}'). Written by: python tests/conformance/cpython_asyncio.py --record",
+        "# Checked by --gate (.ci/run): each listed test must still pass. Add; never drop one",
+        "# without saying why in docs/conformance.md.",
+    ]
+    ids = sorted(i.removeprefix(_ID_PREFIX) for i in passed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(header + ids) + "\n", encoding="utf-8")
+
+
+def _run_treadle(
+    specs: list[ModuleSpec], args: argparse.Namespace, workdir: Path, only: set[str] | None
+) -> dict[str, Outcome]:
+    outcomes: dict[str, Outcome] = {}
+    deadline_total = time.monotonic() + args.budget
+    for spec in specs:
+        wanted = None
+        if only is not None:
+            wanted = {i for i in only if i.startswith(f"{_ID_PREFIX}{spec.name}.")}
+            if not wanted:
+                continue
+        deadline = min(deadline_total, time.monotonic() + args.module_timeout)
+        run = run_module(spec, "treadle", args, workdir, deadline, wanted)
+        outcomes.update(run.tests)
+        if args.progress:
+            print(_row(spec.name, run) + "   [treadle]", flush=True)
+    return outcomes
+
+
+def gate_main(args: argparse.Namespace, specs: list[ModuleSpec], version: str) -> int:
+    """--record writes the passing set; --gate fails on a recorded test that no longer passes.
+
+    A regression is run once more on its own before it counts: on a loaded machine a test may
+    miss a deadline once (the per-test watchdog), and the gate is about behaviour, not load.
+    """
+    path = expected_path()
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="treadle-cpython-gate-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    expected: set[str] = set()
+    if args.gate:
+        if not path.exists():
+            print(f"FAIL: no recorded results for Python {version}: {path} is missing")
+            return 1
+        selected = tuple(f"{_ID_PREFIX}{spec.name}." for spec in specs)
+        expected = {i for i in read_expected(path) if i.startswith(selected)}  # --modules
+    print(f"Python {version}; treadle side only; logs in {workdir}", flush=True)
+    started = time.monotonic()
+    outcomes = _run_treadle(specs, args, workdir, None)
+    passed = {i for i, o in outcomes.items() if o.outcome == "pass"}
+    if args.record:
+        write_expected(path, passed, version)
+        print(f"recorded {len(passed)} passing tests of {len(outcomes)} in {path}")
+        return 0
+    regressed = expected - passed
+    flaky: set[str] = set()
+    if regressed:
+        print(f"{len(regressed)} recorded tests did not pass; running them once more", flush=True)
+        (workdir / "retry").mkdir(exist_ok=True)
+        retry = _run_treadle(specs, args, workdir / "retry", regressed)
+        flaky = {i for i in regressed if getattr(retry.get(i), "outcome", None) == "pass"}
+        regressed -= flaky
+    new = passed - expected
+    seconds = time.monotonic() - started
+    print(
+        f"gate, Python {version}: {len(expected)} recorded, {len(passed)} passed now, "
+        f"{len(regressed)} regressed, {len(flaky)} passed on retry, {len(new)} newly passing; "
+        f"{seconds:.0f} s"
+    )
+    for test_id in sorted(flaky):
+        print(f"  passed on retry: {test_id.removeprefix(_ID_PREFIX)}")
+    if new:
+        print(f"  {len(new)} tests pass that are not recorded: --record adds them")
+    for test_id in sorted(regressed):
+        outcome = outcomes.get(test_id)
+        why = f"{outcome.outcome}: {_summary_line(outcome.detail)}" if outcome else "not run"
+        print(f"  REGRESSED {test_id.removeprefix(_ID_PREFIX)}  ({why})")
+    if regressed:
+        return 1
+    if not args.workdir:
+        shutil.rmtree(workdir, ignore_errors=True)  # nothing to read when all is well (CI)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument(
@@ -769,11 +892,20 @@ def main() -> int:
     parser.add_argument("--list", action="store_true", help="list modules, drops and exclusions")
     parser.add_argument("--json", help="write every outcome to this file")
     parser.add_argument("--workdir", help="where logs go (default: a new temp dir)")
+    parser.add_argument(
+        "--gate",
+        action="store_true",
+        help="treadle only; exit 1 when a test listed in expected/cpython-3.X.txt does not pass",
+    )
+    parser.add_argument(
+        "--record", action="store_true", help="treadle only; write expected/cpython-3.X.txt"
+    )
     # internal: the child process
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--subject", help=argparse.SUPPRESS)
     parser.add_argument("--results", help=argparse.SUPPRESS)
     parser.add_argument("--skip-file", help=argparse.SUPPRESS)
+    parser.add_argument("--only-file", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child_main(args)
