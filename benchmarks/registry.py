@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from benchmarks import scheduling, tasks
+from benchmarks import scheduling, tasks, threads
 from benchmarks.echo import bench as echo_bench
 
 if TYPE_CHECKING:
@@ -134,6 +134,38 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         params={"tasks": 10_000, "repeats": 5},
         scaled=("tasks",),
         description="create_task() 10k trivial coroutines and gather them; 5 times",
+    ),
+    Benchmark(
+        name="future_roundtrip",
+        unit="futures",
+        run=threads.future_roundtrip,
+        params={"rounds": 100_000},
+        scaled=("rounds",),
+        description="a task awaits a fresh loop future that a call_soon callback resolves",
+    ),
+    Benchmark(
+        name="getaddrinfo",
+        unit="lookups",
+        run=threads.getaddrinfo,
+        params={"lookups": 10_000},
+        scaled=("lookups",),
+        description="sequential loop.getaddrinfo('127.0.0.1', 8080, type=SOCK_STREAM)",
+    ),
+    Benchmark(
+        name="run_in_executor",
+        unit="calls",
+        run=threads.run_in_executor,
+        params={"calls": 10_000},
+        scaled=("calls",),
+        description="sequential run_in_executor(None, no-op) round trips",
+    ),
+    Benchmark(
+        name="call_soon_threadsafe",
+        unit="callbacks",
+        run=threads.call_soon_threadsafe,
+        params={"callbacks": 200_000},
+        scaled=("callbacks",),
+        description="one thread call_soon_threadsafe()s 200k callbacks; until the loop ran them",
     ),
     *(
         _echo(style, transport, size * 1024, clients, count)

@@ -33,7 +33,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from ._clock import Clock
 from ._fdregistry import FdRegistry
@@ -58,7 +58,9 @@ class IOWaitHook(Protocol):
 class Scheduler:
     def __init__(self, poller: Poller, clock: Clock, report_error: ExceptionReporter) -> None:
         self.ready: deque[LoopHandle] = deque()
-        self.timers: list[tuple[float, int, LoopTimerHandle]] = []
+        # Deadlines are Any, not float: asyncio accepts any number (a Decimal, say), and compiled
+        # by mypyc a float annotation would turn those into a TypeError of mypyc's wording.
+        self.timers: list[tuple[Any, int, LoopTimerHandle]] = []
         self.cancelled_timers = 0  # invariant: how many entries of ``timers`` are cancelled
         self.registry = FdRegistry(poller, self.ready)
         self.clock = clock

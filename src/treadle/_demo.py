@@ -33,6 +33,7 @@ LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 def main() -> int:
     print(f"treadle {treadle.__version__} on Python {sys.version.split()[0]} ({sys.platform})")
     print(f"pollers available here: {', '.join(treadle.available_pollers())}")
+    print(f"compiled core (mypyc): {treadle.compiled}")
     print()
     treadle.run(_tour())
     print()
