@@ -411,7 +411,14 @@ class EventLoop(asyncio.AbstractEventLoop):
         flags: int = 0,
     ) -> list[tuple[Any, ...]]:
         return await _dns.getaddrinfo(
-            self, host, port, family=family, type=type, proto=proto, flags=flags
+            self,
+            host,
+            port,
+            family=family,
+            type=type,
+            proto=proto,
+            flags=flags,
+            inline_numeric=not self._debug and self._executor.accepts_default_work(),
         )
 
     async def getnameinfo(self, sockaddr: Any, flags: int = 0) -> tuple[str, str]:
