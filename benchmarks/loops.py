@@ -4,7 +4,11 @@ Known names:
 
 - ``asyncio``: ``asyncio.new_event_loop()`` under the default policy (a selector loop on Unix).
 - ``uvloop``: ``uvloop.new_event_loop()``.
-- ``treadle``: ``treadle.core.new_event_loop()`` with the OS's default poller.
+- ``treadle``: ``treadle.core.new_event_loop()`` with the OS's default poller, in whichever
+  variant is installed (compiled when installed with ``TREADLE_COMPILE=1``).
+- ``treadle-pure``: the same, forcing the pure-Python modules (``TREADLE_PURE_PYTHON=1``).
+- ``treadle-compiled``: the same, refusing to run unless the compiled modules load, so a report
+  never labels the pure variant "compiled".
 - ``treadle-<poller>``: ``treadle.core.new_event_loop(poller="<poller>")``, e.g. ``treadle-select``.
 - ``module:callable``: any zero-argument factory, e.g. ``mypkg.loops:make_loop``.
 
@@ -17,7 +21,9 @@ import asyncio
 import functools
 import importlib
 import importlib.metadata
+import os
 import platform
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import cast
@@ -35,6 +41,18 @@ def resolve(name: str) -> LoopFactory:
         return _attribute("uvloop", "new_event_loop")
     if name == "treadle":
         return _attribute("treadle.core", "new_event_loop")
+    if name == "treadle-pure":
+        if "treadle" in sys.modules:
+            raise RuntimeError("treadle-pure must be chosen before treadle is imported")
+        os.environ["TREADLE_PURE_PYTHON"] = "1"  # read by treadle's first import, just below
+        return _attribute("treadle.core", "new_event_loop")
+    if name == "treadle-compiled":
+        factory = _attribute("treadle.core", "new_event_loop")
+        if not getattr(sys.modules["treadle"], "compiled", False):
+            raise ImportError(
+                "treadle's compiled core is not installed (TREADLE_COMPILE=1 pip install .)"
+            )
+        return factory
     if name.startswith(TREADLE_PREFIX):
         factory = _attribute("treadle.core", "new_event_loop")
         return functools.partial(factory, poller=name.removeprefix(TREADLE_PREFIX))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from benchmarks import scheduling, tasks, threads
+from benchmarks import memory, scheduling, tasks, threads
 from benchmarks.echo import bench as echo_bench
 
 if TYPE_CHECKING:
@@ -166,6 +166,23 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         params={"callbacks": 200_000},
         scaled=("callbacks",),
         description="one thread call_soon_threadsafe()s 200k callbacks; until the loop ran them",
+    ),
+    Benchmark(
+        name="idle_connections",
+        unit="connections",
+        run=memory.idle_connections,
+        params={"connections": 10_000},
+        warmup=False,
+        quick=False,
+        description="RSS per idle TCP connection: 10k connections to a Protocol server",
+    ),
+    Benchmark(
+        name="pending_timers",
+        unit="timers",
+        run=memory.pending_timers,
+        params={"timers": 200_000},
+        warmup=False,
+        description="RSS per pending timer: 200k call_later() an hour ahead",
     ),
     *(
         _echo(style, transport, size * 1024, clients, count)

@@ -30,7 +30,7 @@ if __package__ in (None, ""):
 from benchmarks import report  # noqa: E402
 from benchmarks.registry import BENCHMARKS, BY_NAME, Benchmark  # noqa: E402
 
-DEFAULT_LOOPS = "asyncio,uvloop,treadle"
+DEFAULT_LOOPS = "asyncio,uvloop,treadle-pure,treadle-compiled"
 DEFAULT_ROUNDS = 5
 QUICK_ROUNDS = 3
 QUICK_SCALE = 0.3
