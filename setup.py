@@ -86,14 +86,23 @@ def mypyc_available() -> bool:
     return True
 
 
+def builds_code() -> bool:
+    """Whether setuptools was asked to build (not just to write metadata, which pip asks first)."""
+    return any(command in sys.argv for command in _BUILD_COMMANDS)
+
+
+_BUILD_COMMANDS = ("build", "build_ext", "bdist_wheel", "editable_wheel", "develop", "install")
+
 forget_earlier_builds()
 if os.environ.get("TREADLE_COMPILE") != "1":
     setup()
-elif mypyc_available():
-    setup(ext_modules=compiled_extensions())
-else:
+elif not mypyc_available():
     # pip's isolated build environment has only [build-system]'s requirements: setuptools answers
     # pip's "what else do you need?" (get_requires_for_build_wheel) with setup_requires, so pip
     # installs mypy there and runs this file again, now with mypyc importable. A plain
     # `pip install .` never downloads mypy.
     setup(setup_requires=[MYPY_REQUIREMENT])
+elif not builds_code():
+    setup()  # metadata only: mypyc would type-check and generate C for nothing
+else:
+    setup(ext_modules=compiled_extensions())
