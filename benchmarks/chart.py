@@ -26,6 +26,7 @@ _COLOURS = {
     "treadle-pure": "#f6903d",
     "treadle-compiled": "#d4380d",
     "treadle": "#f6903d",
+    "epoll-floor": "#52c41a",
 }
 _BAR = 14
 _GAP = 26
