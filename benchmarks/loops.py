@@ -4,8 +4,15 @@ Known names:
 
 - ``asyncio``: ``asyncio.new_event_loop()`` under the default policy (a selector loop on Unix).
 - ``uvloop``: ``uvloop.new_event_loop()``.
-- ``treadle``: ``treadle.core.new_event_loop()`` with the OS's default poller.
+- ``treadle``: ``treadle.core.new_event_loop()`` with the OS's default poller, in whichever
+  variant is installed (compiled when installed with ``TREADLE_COMPILE=1``).
+- ``treadle-pure``: the same, forcing the pure-Python modules (``TREADLE_PURE_PYTHON=1``).
+- ``treadle-compiled``: the same, refusing to run unless the compiled modules load, so a report
+  never labels the pure variant "compiled".
 - ``treadle-<poller>``: ``treadle.core.new_event_loop(poller="<poller>")``, e.g. ``treadle-select``.
+- ``epoll-floor``: not a loop. Echo benchmarks over TCP and Unix sockets then serve with a bare
+  epoll loop (``benchmarks/echo/floor.py``), the pure-Python floor for context; the runner
+  measures it on those rows only.
 - ``module:callable``: any zero-argument factory, e.g. ``mypkg.loops:make_loop``.
 
 Loop libraries are imported lazily with importlib so that the runner and mypy never need them.
@@ -17,7 +24,9 @@ import asyncio
 import functools
 import importlib
 import importlib.metadata
+import os
 import platform
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import cast
@@ -35,6 +44,20 @@ def resolve(name: str) -> LoopFactory:
         return _attribute("uvloop", "new_event_loop")
     if name == "treadle":
         return _attribute("treadle.core", "new_event_loop")
+    if name == FLOOR:
+        return EpollFloor()
+    if name == "treadle-pure":
+        if "treadle" in sys.modules:
+            raise RuntimeError("treadle-pure must be chosen before treadle is imported")
+        os.environ["TREADLE_PURE_PYTHON"] = "1"  # read by treadle's first import, just below
+        return _attribute("treadle.core", "new_event_loop")
+    if name == "treadle-compiled":
+        factory = _attribute("treadle.core", "new_event_loop")
+        if not getattr(sys.modules["treadle"], "compiled", False):
+            raise ImportError(
+                "treadle's compiled core is not installed (TREADLE_COMPILE=1 pip install .)"
+            )
+        return factory
     if name.startswith(TREADLE_PREFIX):
         factory = _attribute("treadle.core", "new_event_loop")
         return functools.partial(factory, poller=name.removeprefix(TREADLE_PREFIX))
@@ -46,9 +69,28 @@ def resolve(name: str) -> LoopFactory:
     )
 
 
+FLOOR = "epoll-floor"
+
+
+class EpollFloor:
+    """The ``epoll-floor`` entry: echo() sees ``echo_floor`` and serves without a loop."""
+
+    echo_floor = True
+
+    def __call__(self) -> asyncio.AbstractEventLoop:
+        return asyncio.new_event_loop()  # for the runner's probe only
+
+
+def measures(loop: str, benchmark: str) -> bool:
+    """Whether the runner measures ``benchmark`` on ``loop`` (the floor: stream echo only)."""
+    if loop != FLOOR:
+        return True
+    return benchmark.startswith("echo_") and "_udp_" not in benchmark
+
+
 def version(name: str) -> str:
     """The version of the library behind loop ``name``, for the report's header."""
-    if name == "asyncio":
+    if name in ("asyncio", FLOOR):
         return f"(Python {platform.python_version()})"
     distribution = name.partition(":")[0].partition(".")[0]
     if name.startswith(TREADLE_PREFIX):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from benchmarks import scheduling, subprocesses, tasks, tls_handshake
+from benchmarks import memory, scheduling, subprocesses, tasks, threads, tls_handshake
 from benchmarks.echo import bench as echo_bench
 
 if TYPE_CHECKING:
@@ -170,6 +170,55 @@ BENCHMARKS: tuple[Benchmark, ...] = (
             "64 MiB through `cat` and back over its stdin/stdout pipes, 64 KiB writes; "
             "5 children, one after the other"
         ),
+    ),
+    Benchmark(
+        name="future_roundtrip",
+        unit="futures",
+        run=threads.future_roundtrip,
+        params={"rounds": 100_000},
+        scaled=("rounds",),
+        description="a task awaits a fresh loop future that a call_soon callback resolves",
+    ),
+    Benchmark(
+        name="getaddrinfo",
+        unit="lookups",
+        run=threads.getaddrinfo,
+        params={"lookups": 10_000},
+        scaled=("lookups",),
+        description="sequential loop.getaddrinfo('127.0.0.1', 8080, type=SOCK_STREAM)",
+    ),
+    Benchmark(
+        name="run_in_executor",
+        unit="calls",
+        run=threads.run_in_executor,
+        params={"calls": 10_000},
+        scaled=("calls",),
+        description="sequential run_in_executor(None, no-op) round trips",
+    ),
+    Benchmark(
+        name="call_soon_threadsafe",
+        unit="callbacks",
+        run=threads.call_soon_threadsafe,
+        params={"callbacks": 200_000},
+        scaled=("callbacks",),
+        description="one thread call_soon_threadsafe()s 200k callbacks; until the loop ran them",
+    ),
+    Benchmark(
+        name="idle_connections",
+        unit="connections",
+        run=memory.idle_connections,
+        params={"connections": 10_000},
+        warmup=False,
+        quick=False,
+        description="RSS per idle TCP connection: 10k connections to a Protocol server",
+    ),
+    Benchmark(
+        name="pending_timers",
+        unit="timers",
+        run=memory.pending_timers,
+        params={"timers": 200_000},
+        warmup=False,
+        description="RSS per pending timer: 200k call_later() an hour ahead",
     ),
     *(
         _echo(style, transport, size * 1024, clients, count)

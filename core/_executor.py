@@ -3,6 +3,16 @@
 The default executor is created on first use and shut down by ``shutdown_default_executor`` (joined
 in a helper thread so the loop keeps running) or, without waiting, by ``close``. After shutdown was
 requested, using the default executor raises asyncio's RuntimeError.
+
+The hand-off to a thread pool: asyncio submits the call, gets a ``concurrent.futures.Future``,
+and chains a loop future to it (``wrap_future``): a lock and a done-callback on each side, a
+``call_soon`` to check for cancellation, and a copy of the outcome. For thread pools we skip the
+chain: the worker runs a ``ThreadCall`` that settles the loop future itself through
+``call_soon_threadsafe``. What asyncio's chain does is kept: a loop future cancelled before the
+call started stops it from running, a result that arrives after cancellation is dropped, nothing is
+delivered to a closed loop, and a work item the pool cancels (``shutdown(cancel_futures=True)``)
+cancels the loop future. Other executors (process pools) still go through ``wrap_future``: they
+pickle what they run.
 """
 
 from __future__ import annotations
@@ -36,7 +46,16 @@ class ExecutorManager:
                 executor = self._default = concurrent.futures.ThreadPoolExecutor(
                     thread_name_prefix="asyncio"
                 )
-        return asyncio.wrap_future(executor.submit(func, *args), loop=self._loop)
+        if not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
+            return asyncio.wrap_future(executor.submit(func, *args), loop=self._loop)
+        future: asyncio.Future[Any] = self._loop.create_future()
+        call = ThreadCall(self._loop, future, func, args)
+        executor.submit(call).add_done_callback(call.work_done)
+        return future
+
+    def accepts_default_work(self) -> bool:
+        """False once shutdown was requested: run_in_executor(None, ...) would then raise."""
+        return not self._shutdown_called
 
     def set_default_executor(self, executor: Any) -> None:
         if not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
@@ -105,6 +124,63 @@ class ExecutorManager:
         executor, self._default = self._default, None
         if executor is not None:
             executor.shutdown(wait=False)
+
+
+class ThreadCall:
+    """``func(*args)`` run by a pool thread, its outcome delivered to a loop future."""
+
+    __slots__ = ("_args", "_func", "_future", "_loop")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        future: asyncio.Future[Any],
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+    ) -> None:
+        self._loop = loop
+        self._future = future
+        self._func = func
+        self._args = args
+
+    def __call__(self) -> None:
+        # In the worker thread. Reading cancelled() here is one attribute read under the GIL; a
+        # cancellation that lands just after it is caught by _deliver's check on the loop.
+        if self._future.cancelled():
+            return  # asyncio cancels the pending work item: the call never runs
+        try:
+            result = self._func(*self._args)
+        except BaseException as exc:  # the pool thread would store it on its own future
+            self._deliver(_set_exception, exc)
+        else:
+            self._deliver(_set_result, result)
+
+    def work_done(self, work: concurrent.futures.Future[None]) -> None:
+        """The pool's future is done: only its cancellation concerns us (see the module doc)."""
+        if work.cancelled():
+            self._deliver(_cancel, None)
+
+    def _deliver(self, settle: Callable[[asyncio.Future[Any], Any], None], value: Any) -> None:
+        if self._loop.is_closed():
+            return  # asyncio's wrap_future delivers nothing to a closed loop either
+        try:
+            self._loop.call_soon_threadsafe(settle, self._future, value)
+        except RuntimeError:
+            pass  # the loop closed between the check and the call: as above
+
+
+def _set_result(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.cancelled():
+        future.set_result(result)
+
+
+def _set_exception(future: asyncio.Future[Any], exc: Any) -> None:
+    if not future.cancelled():
+        future.set_exception(exc)
+
+
+def _cancel(future: asyncio.Future[Any], _: None) -> None:
+    future.cancel()
 
 
 def _settle(joined: asyncio.Future[bool], exc: Exception | None) -> None:

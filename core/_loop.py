@@ -19,6 +19,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import traceback
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from heapq import heappush
@@ -287,7 +288,7 @@ class EventLoop(asyncio.AbstractEventLoop):
 
     def call_later(
         self,
-        delay: float,
+        delay: Any,  # not float: compiled, mypyc would reject a bad delay before asyncio's checks
         callback: Callable[[*_Ts], object],
         *args: *_Ts,
         context: contextvars.Context | None = None,
@@ -299,7 +300,7 @@ class EventLoop(asyncio.AbstractEventLoop):
             # Debug or closed, never the hot path: a cast to reach the typed slots is fine here.
             timer = cast("LoopTimerHandle", self.call_at(when, callback, *args, context=context))
             if timer._source_traceback:
-                del timer._source_traceback[-1]
+                _drop_own_frames(timer._source_traceback)
             return timer
         # call_at's non-debug path, inlined: call_later+cancel churn is a benchmark of its own.
         timer = Timer(when, callback, args, self, context)
@@ -309,7 +310,7 @@ class EventLoop(asyncio.AbstractEventLoop):
 
     def call_at(
         self,
-        when: float,
+        when: Any,  # as delay in call_later
         callback: Callable[[*_Ts], object],
         *args: *_Ts,
         context: contextvars.Context | None = None,
@@ -324,7 +325,7 @@ class EventLoop(asyncio.AbstractEventLoop):
             check_callback(callback, "call_at")
             timer = LoopTimerHandle(when, callback, args, self, context)  # asyncio.TimerHandle
             if timer._source_traceback:
-                del timer._source_traceback[-1]
+                _drop_own_frames(timer._source_traceback)
         else:
             timer = Timer(when, callback, args, self, context)
         heappush(self._timers, (when, self._next_seq(), timer))
@@ -355,7 +356,7 @@ class EventLoop(asyncio.AbstractEventLoop):
         if handle._source_traceback:
             # Drop this helper's frame and the public method's, as asyncio drops its own, so
             # "created at" names the caller.
-            del handle._source_traceback[-2:]
+            _drop_own_frames(handle._source_traceback)
         return handle
 
     def _check_thread(self) -> None:
@@ -381,7 +382,7 @@ class EventLoop(asyncio.AbstractEventLoop):
             task = asyncio.Task(coro, loop=self, name=name, context=context)
             # _source_traceback is a private Task attribute that typeshed does not declare.
             if task._source_traceback:  # type: ignore[attr-defined]
-                del task._source_traceback[-1]  # type: ignore[attr-defined]
+                _drop_own_frames(task._source_traceback)  # type: ignore[attr-defined]
             return task
         made: asyncio.Future[Any]  # typeshed types a task factory as returning a Future
         if context is None:
@@ -428,7 +429,14 @@ class EventLoop(asyncio.AbstractEventLoop):
         flags: int = 0,
     ) -> list[tuple[Any, ...]]:
         return await _dns.getaddrinfo(
-            self, host, port, family=family, type=type, proto=proto, flags=flags
+            self,
+            host,
+            port,
+            family=family,
+            type=type,
+            proto=proto,
+            flags=flags,
+            inline_numeric=not self._debug and self._executor.accepts_default_work(),
         )
 
     async def getnameinfo(self, sockaddr: Any, flags: int = 0) -> tuple[str, str]:
@@ -899,8 +907,8 @@ class EventLoop(asyncio.AbstractEventLoop):
         """Loop time of the earliest live timer, or None: where a virtual clock's autojump goes."""
         timers = self._timers
         if timers and not timers[0][2]._cancelled:
-            return timers[0][0]  # the heap's head, the common case
-        live = [when for when, _, handle in timers if not handle._cancelled]
+            return timers[0][0]  # type: ignore[no-any-return]  # a float unless users passed odd deadlines
+        live: list[float] = [when for when, _, handle in timers if not handle._cancelled]
         return min(live, default=None)
 
     # -- debug ----------------------------------------------------------------------------------
@@ -922,6 +930,22 @@ class EventLoop(asyncio.AbstractEventLoop):
     @slow_callback_duration.setter
     def slow_callback_duration(self, value: float) -> None:
         self._scheduler.slow_callback_duration = value
+
+
+# The methods whose frames a debug-mode origin traceback must not show (asyncio drops its own).
+_OWN_FRAMES = frozenset(
+    {"call_soon", "call_soon_threadsafe", "call_later", "call_at", "_debug_handle", "create_task"}
+)
+_OWN_FILE_SUFFIX = os.sep + "_loop.py"
+
+
+def _drop_own_frames(stack: list[traceback.FrameSummary]) -> None:
+    """Remove this module's frames from the end of a recorded origin traceback, in place.
+
+    Matched by name, not counted: compiled by mypyc, these methods leave no frames at all.
+    """
+    while stack and stack[-1].name in _OWN_FRAMES and stack[-1].filename.endswith(_OWN_FILE_SUFFIX):
+        del stack[-1]
 
 
 def _stop_loop_when_done(fut: asyncio.Future[Any]) -> None:

@@ -33,7 +33,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from ._clock import Clock
 from ._fdregistry import FdRegistry
@@ -58,7 +58,9 @@ class IOWaitHook(Protocol):
 class Scheduler:
     def __init__(self, poller: Poller, clock: Clock, report_error: ExceptionReporter) -> None:
         self.ready: deque[LoopHandle] = deque()
-        self.timers: list[tuple[float, int, LoopTimerHandle]] = []
+        # Deadlines are Any, not float: asyncio accepts any number (a Decimal, say), and compiled
+        # by mypyc a float annotation would turn those into a TypeError of mypyc's wording.
+        self.timers: list[tuple[Any, int, LoopTimerHandle]] = []
         self.cancelled_timers = 0  # invariant: how many entries of ``timers`` are cancelled
         self.registry = FdRegistry(poller, self.ready)
         self.clock = clock
@@ -111,7 +113,10 @@ class Scheduler:
             self._drop_cancelled_head()
 
         self.polling = True
-        timeout = self._poll_timeout()
+        # _poll_timeout()'s first case inlined: with callbacks ready (a busy loop) it is the only
+        # case taken. callgrind, instructions per op: call_soon chain 13.5k -> 13.26k, future
+        # round trip 33.6k -> 32.8k (2%, against 0.7% run-to-run noise).
+        timeout = 0.0 if ready or self.stopping else self._poll_timeout()
         idle_wait = False
         idle = self.idle_waiters
         while idle and idle[0][2]._cancelled:

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmarks.echo import endpoints, servers, tls
+from benchmarks.echo import endpoints, floor, servers, tls
 from benchmarks.echo.barrier import StartBarrier
 from benchmarks.loops import LoopFactory, fresh_loop
 from benchmarks.measurement import Measurement
@@ -54,6 +54,8 @@ def echo(
     warmup: int,
 ) -> Measurement:
     serve = servers.get(style)
+    if getattr(new_loop, "echo_floor", False) and transport == "udp":
+        raise ValueError("the epoll floor serves stream transports only")
     with endpoints.listen(transport, backlog=max(clients, 16)) as (listener, address):
         barrier = StartBarrier(clients)
         procs: list[subprocess.Popen[str]] = []
@@ -62,9 +64,12 @@ def echo(
                 argv = _client_argv(transport, address, size, count, warmup, barrier)
                 procs.append(_spawn(argv, barrier))
             barrier.start()
-            with fresh_loop(new_loop) as loop:
-                serving = serve(loop, listener, clients, **_server_options(transport))
-                loop.run_until_complete(_within(SERVE_TIMEOUT, serving))
+            if getattr(new_loop, "echo_floor", False):
+                floor.serve(listener, clients, SERVE_TIMEOUT)  # no loop: see echo/floor.py
+            else:
+                with fresh_loop(new_loop) as loop:
+                    serving = serve(loop, listener, clients, **_server_options(transport))
+                    loop.run_until_complete(_within(SERVE_TIMEOUT, serving))
             served_cpu = time.process_time()
             reports = [_report(proc) for proc in procs]
         finally:

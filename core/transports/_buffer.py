@@ -45,13 +45,19 @@ def frozen_chunk(data: Data, start: int = 0) -> Chunk:
     return view.tobytes()[start:] if start else view.tobytes()
 
 
+# The chunks of every empty buffer: never appended to. An empty deque costs about 600 bytes (its
+# first block), and most connections sit with nothing unsent: measured with 10k idle TCP
+# connections, RSS per connection went from about 2600 to about 2000 bytes.
+_NO_CHUNKS: deque[Chunk] = deque()
+
+
 class WriteBuffer:
     """A FIFO of unsent bytes: append, look at the head, advance by what was sent."""
 
     __slots__ = ("_chunks", "size")
 
     def __init__(self) -> None:
-        self._chunks: deque[Chunk] = deque()
+        self._chunks: deque[Chunk] = _NO_CHUNKS  # invariant: _NO_CHUNKS whenever size == 0
         # Read-only outside this class. A plain attribute, not a property: the transport reads
         # it on every write(), and ``not buffer.size`` costs no Python call.
         self.size = 0  # invariant: sum(len(chunk) for chunk in _chunks); no chunk is empty
@@ -66,6 +72,8 @@ class WriteBuffer:
         """Queue ``data[start:]`` (bytes, not items); copies what the caller could mutate."""
         chunk = frozen_chunk(data, start)
         if len(chunk):
+            if self._chunks is _NO_CHUNKS:
+                self._chunks = deque()
             self._chunks.append(chunk)
             self.size += len(chunk)
 
@@ -89,6 +97,9 @@ class WriteBuffer:
         if not 0 <= sent <= self.size:
             raise ValueError(f"cannot advance by {sent} bytes: {self.size} are buffered")
         self.size -= sent
+        if not self.size:
+            self._chunks = _NO_CHUNKS  # all sent, the usual case: drop the deque and its block
+            return
         chunks = self._chunks
         while sent:
             first = chunks[0]
@@ -108,5 +119,5 @@ class WriteBuffer:
         return data
 
     def clear(self) -> None:
-        self._chunks.clear()
+        self._chunks = _NO_CHUNKS
         self.size = 0

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from treadle import testing
+# _variant first: it decides, before treadle.core is imported, whether a compiled install's
+# extension modules or the pure-Python modules load (TREADLE_PURE_PYTHON).
+from treadle import _variant, testing
 from treadle.compat import EventLoopPolicy, install, new_event_loop, run
 from treadle.core import EventLoop, available_pollers
 
@@ -43,6 +45,10 @@ from treadle.structured import (
     wait_all_tasks_blocked,
 )
 
+#: True when treadle.core runs mypyc-compiled (``TREADLE_COMPILE=1 pip install .``), False for the
+#: pure-Python modules (the default, or TREADLE_PURE_PYTHON=1 at run time).
+compiled: bool = _variant.core_is_compiled()
+
 try:
     __version__ = version("treadle")
 except PackageNotFoundError:  # running from a source tree that was never installed
@@ -64,6 +70,7 @@ __all__ = [
     "available_pollers",
     "checkpoint",
     "checkpoint_if_cancelled",
+    "compiled",
     "current_default_thread_limiter",
     "current_effective_deadline",
     "current_time",

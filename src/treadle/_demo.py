@@ -53,6 +53,7 @@ def _header(poller: str | None) -> None:
     print(f"treadle {treadle.__version__} on Python {sys.version.split()[0]} ({sys.platform})")
     chosen = f"; using {poller}" if poller is not None else ""
     print(f"pollers available here: {', '.join(treadle.available_pollers())}{chosen}")
+    print(f"compiled core (mypyc): {treadle.compiled}")
 
 
 # --- the tour -------------------------------------------------------------------------------------
