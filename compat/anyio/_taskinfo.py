@@ -1,0 +1,28 @@
+"""AnyIO's TaskInfo for asyncio Tasks on a treadle loop."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from anyio import TaskInfo
+
+from ._native import task_is_cancelled, task_parent
+
+
+class TreadleTaskInfo(TaskInfo):
+    """``anyio.get_current_task()`` and friends: id, parent's id (nursery children), name, coro."""
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        parent = task_parent(task)
+        super().__init__(
+            id(task), id(parent) if parent is not None else None, task.get_name(), task.get_coro()
+        )
+        self._task = task
+
+    def has_pending_cancellation(self) -> bool:
+        """True when the task's next checkpoint would raise: a cancelled scope, or cancel()."""
+        task = self._task
+        if task.done():
+            return False
+        return task.cancelling() > 0 or task_is_cancelled(task)

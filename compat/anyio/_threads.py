@@ -1,0 +1,210 @@
+"""Worker threads, and calls from other threads back into the loop.
+
+Workers come from a thread pool owned by the backend's run (one per loop), not from the loop's
+default executor: AnyIO's default limiter allows 40 concurrent threads, and the default executor
+has only ``min(32, cpus + 4)``, which would deadlock programs whose threads wait on each other.
+The limiter, not the pool, bounds concurrency; idle threads are reused.
+
+sniffio: a worker thread runs with no async library set (AnyIO's rule for every backend, so that
+``anyio.run()`` inside a worker works); code the worker sends back with ``anyio.from_thread`` runs
+with "treadle" set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import weakref
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import sniffio
+from anyio import RunFinishedError
+
+from treadle.structured import checkpoint
+
+from . import _register
+from ._native import NativeScope, scope_is_cancelled, task_scope
+from ._sync import CapacityLimiter
+
+_T = TypeVar("_T")
+# Enough threads for AnyIO's default limiter (40 tokens) plus explicitly larger limiters.
+_MAX_WORKERS = 256
+
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, concurrent.futures.Executor] = (
+    weakref.WeakKeyDictionary()
+)
+_default_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def current_default_thread_limiter() -> CapacityLimiter:
+    loop = asyncio.get_running_loop()
+    limiter = _default_limiters.get(loop)
+    if limiter is None:
+        limiter = _default_limiters[loop] = CapacityLimiter(40)
+    return limiter
+
+
+def _pool(loop: asyncio.AbstractEventLoop) -> concurrent.futures.Executor:
+    pool = _pools.get(loop)
+    if pool is None:
+        pool = _pools[loop] = concurrent.futures.ThreadPoolExecutor(
+            _MAX_WORKERS, thread_name_prefix="treadle-anyio-worker"
+        )
+    return pool
+
+
+def shutdown_workers(loop: asyncio.AbstractEventLoop) -> None:
+    """Let the loop's idle workers exit; an abandoned thread still running ends on its own."""
+    pool = _pools.pop(loop, None)
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def run_sync_in_worker_thread(
+    backend: type[Any],
+    func: Callable[..., _T],
+    args: tuple[Any, ...],
+    abandon_on_cancel: bool,
+    limiter: Any,
+) -> _T:
+    """``anyio.to_thread.run_sync``: run ``func(*args)`` in a worker, wait for its outcome."""
+    await checkpoint()
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    async with limiter or current_default_thread_limiter():
+        # The scope the worker's check_cancelled() looks at: the caller's own, since the shield
+        # below would hide it.
+        watched = task_scope(task)
+        with NativeScope(shield=not abandon_on_cancel) as scope:
+            if abandon_on_cancel:
+                watched = scope
+            context = contextvars.copy_context()
+            context.run(sniffio.current_async_library_cvar.set, None)
+            future: asyncio.Future[_T] = loop.create_future()
+            _pool(loop).submit(_work, backend, loop, watched, context, func, args, future)
+            return await future
+
+
+def _work(
+    backend: type[Any],
+    loop: asyncio.AbstractEventLoop,
+    watched: NativeScope | None,
+    context: contextvars.Context,
+    func: Callable[..., _T],
+    args: tuple[Any, ...],
+    future: asyncio.Future[_T],
+) -> None:
+    threadlocals = _register.worker_threadlocals()
+    threadlocals.current_cancel_scope = watched
+    try:
+        with _register.claim_worker_thread(backend, loop):
+            try:
+                result = context.run(func, *args)
+            except BaseException as exc:
+                _report(loop, future, None, exc)
+                if not isinstance(exc, Exception):
+                    raise
+            else:
+                _report(loop, future, result, None)
+    finally:
+        del threadlocals.current_cancel_scope
+
+
+def _report(
+    loop: asyncio.AbstractEventLoop,
+    future: asyncio.Future[Any],
+    result: Any,
+    error: BaseException | None,
+) -> None:
+    try:
+        loop.call_soon_threadsafe(_settle, future, result, error)
+    except RuntimeError:
+        pass  # the loop closed: the caller abandoned this thread and nobody waits for it
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return  # abandoned on cancellation
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+def check_cancelled() -> None:
+    """``anyio.from_thread.check_cancelled``: raise CancelledError if the host is cancelled."""
+    scope: NativeScope | None = getattr(
+        _register.worker_threadlocals(), "current_cancel_scope", None
+    )
+    if scope_is_cancelled(scope):
+        raise asyncio.CancelledError(f"Cancelled via cancel scope {id(scope):x}")
+
+
+# -- from another thread into the loop ---------------------------------------------------------
+
+
+def _token_loop(token: object) -> asyncio.AbstractEventLoop:
+    loop: Any = token if token is not None else _register.worker_threadlocals().current_token
+    if not isinstance(loop, asyncio.AbstractEventLoop):
+        loop = loop.native_token
+    if loop.is_closed():
+        raise RunFinishedError
+    return loop  # type: ignore[no-any-return]  # checked above
+
+
+def run_async_from_thread(
+    func: Callable[..., Coroutine[Any, Any, _T]], args: tuple[Any, ...], token: object
+) -> _T:
+    loop = _token_loop(token)
+
+    async def task_main() -> _T:
+        try:
+            return await func(*args)
+        except asyncio.CancelledError as exc:
+            # The caller waits on a concurrent.futures.Future: give it that module's error.
+            raise concurrent.futures.CancelledError(str(exc)) from None
+
+    context = contextvars.copy_context()
+    context.run(sniffio.current_async_library_cvar.set, _register.BACKEND_NAME)
+    try:
+        future = context.run(asyncio.run_coroutine_threadsafe, task_main(), loop)
+    except RuntimeError:
+        raise RunFinishedError from None
+    return future.result()
+
+
+def run_sync_from_thread(func: Callable[..., _T], args: tuple[Any, ...], token: object) -> _T:
+    loop = _token_loop(token)
+    outcome: concurrent.futures.Future[_T] = concurrent.futures.Future()
+
+    def call() -> None:
+        sniffio.current_async_library_cvar.set(_register.BACKEND_NAME)
+        try:
+            outcome.set_result(func(*args))
+        except BaseException as exc:
+            outcome.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+
+    try:
+        loop.call_soon_threadsafe(contextvars.copy_context().run, call)
+    except RuntimeError:
+        raise RunFinishedError from None
+    return outcome.result()
+
+
+def run_sync_soon(func: Callable[..., object], args: tuple[Any, ...], token: object) -> None:
+    loop: Any = token
+    context = contextvars.copy_context()
+    context.run(sniffio.current_async_library_cvar.set, _register.BACKEND_NAME)
+    try:
+        loop.call_soon_threadsafe(context.run, func, *args)
+    except RuntimeError:
+        if loop.is_closed():
+            raise RunFinishedError from None
+        raise
