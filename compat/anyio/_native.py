@@ -3,7 +3,9 @@
 AnyIO asks questions that treadle's public API does not answer yet: "is this task's innermost
 scope effectively cancelled?" (``TaskInfo.has_pending_cancellation``, ``from_thread
 .check_cancelled``, which ask from another thread too), "which nursery is this task a child of?"
-(``TaskInfo.parent_id``), and "what is the native scope inside this wrapper?". Reading them here,
+(``TaskInfo.parent_id``), and one thing it asks to do: run a task that a worker thread started
+with ``anyio.from_thread.run`` inside the worker's host scope, so cancelling the host cancels
+it (``adopt``, the way a nursery roots its children). Reading them here,
 in one module, keeps the backend's dependence on structured's private modules visible and small;
 if structured grows a public introspection call for them, only this file changes.
 """
@@ -14,8 +16,8 @@ import asyncio
 from typing import Any
 
 from treadle.structured._cancel import CancelScope as NativeScope
-from treadle.structured._cancel import effective_cancel
-from treadle.structured._tasks import states
+from treadle.structured._cancel import deliver, effective_cancel
+from treadle.structured._tasks import TaskState, states
 
 
 def scope_is_cancelled(scope: NativeScope | None) -> bool:
@@ -39,3 +41,24 @@ def task_parent(task: asyncio.Task[Any]) -> asyncio.Task[Any] | None:
 
 def task_is_cancelled(task: asyncio.Task[Any]) -> bool:
     return scope_is_cancelled(task_scope(task))
+
+
+def adopt(task: asyncio.Task[Any], scope: NativeScope) -> None:
+    """Root ``task`` (not started yet, in no scope) in ``scope``, like a nursery child.
+
+    Cancelling ``scope`` then reaches the task; it leaves the scope when it is done.
+    """
+    state = TaskState(task, scope)
+    states[task] = state
+    if scope._tasks is None:
+        scope._tasks = set()
+    scope._tasks.add(state)
+    task.add_done_callback(lambda _: _disown(state, scope))
+    if effective_cancel(scope) is not None:
+        deliver(state)  # deferred until its first checkpoint, as for a nursery child
+
+
+def _disown(state: TaskState, scope: NativeScope) -> None:
+    states.pop(state.task, None)
+    if scope._tasks is not None:
+        scope._tasks.discard(state)

@@ -258,12 +258,14 @@ class CapacityLimiter(anyio.CapacityLimiter):
 
     def _hand_over(self) -> bool:
         """Give a free token to the first waiter; False when there is none or no token."""
-        if not self._waiting or len(self._borrowers) >= self._total_tokens:
-            return False
-        borrower, waiter = self._waiting.popitem(last=False)
-        self._borrowers.add(borrower)
-        waiter.set_result(None)
-        return True
+        while self._waiting and len(self._borrowers) < self._total_tokens:
+            borrower, waiter = self._waiting.popitem(last=False)
+            if waiter.done():
+                continue  # cancelled, and its task has not run its cleanup yet
+            self._borrowers.add(borrower)
+            waiter.set_result(None)
+            return True
+        return False
 
     def acquire_nowait(self) -> None:
         self.acquire_on_behalf_of_nowait(_current_task())

@@ -26,6 +26,7 @@ from anyio import TaskHandle
 from treadle.structured import Nursery, open_nursery
 
 from ._native import NativeScope
+from ._sync import cancel_shielded_checkpoint
 
 _NURSERY_GROUP_MESSAGE = "errors in a treadle nursery"
 
@@ -117,7 +118,7 @@ class TaskGroup(anyio.abc.TaskGroup):
     """``anyio.create_task_group()`` on the treadle backend: a treadle nursery."""
 
     def __init__(self) -> None:
-        self._manager = open_nursery()
+        self._manager: open_nursery | None = open_nursery()
         self._nursery: Nursery | None = None
         self._entered = False
         self._active = False
@@ -127,6 +128,7 @@ class TaskGroup(anyio.abc.TaskGroup):
         if self._entered:
             raise RuntimeError("TaskGroup cannot be entered more than once")
         self._entered = True
+        assert self._manager is not None
         self._nursery = await self._manager.__aenter__()
         self.cancel_scope = CancelScope.wrapping(self._nursery.cancel_scope)
         self._active = True
@@ -138,11 +140,24 @@ class TaskGroup(anyio.abc.TaskGroup):
         exc_val: BaseException | None,
         exc_tb: TracebackType | None,
     ) -> bool:
+        manager = self._manager
+        nursery = self._nursery
+        assert manager is not None and nursery is not None
         try:
-            return await self._manager.__aexit__(exc_type, exc_val, exc_tb)
+            if not nursery.child_tasks:
+                # AnyIO's rule: leaving a task group is a yield point even with no children.
+                await cancel_shielded_checkpoint()
+            return await manager.__aexit__(exc_type, exc_val, exc_tb)
+        except BaseExceptionGroup as group:
+            if group.message == _NURSERY_GROUP_MESSAGE:
+                group.__suppress_context__ = True  # the body's error is inside the group
+            _clear_nursery_frames(group)
+            raise
         finally:
             self._active = False
-            del exc_val, exc_tb  # no reference cycle through this frame
+            # Nothing of this group may keep its errors alive once it has raised them.
+            self._manager = self._nursery = None
+            del exc_val, exc_tb, manager, nursery
 
     def _check_active(self, coro: Coroutine[Any, Any, Any] | None = None) -> Nursery:
         if not self._active or self._nursery is None:
@@ -216,6 +231,25 @@ class TaskGroup(anyio.abc.TaskGroup):
             handle._start_value = value
             return handle
         return value
+
+
+_NURSERY_EXIT_CODE = open_nursery.__aexit__.__code__
+
+
+def _clear_nursery_frames(error: BaseException) -> None:
+    """Drop the locals of the finished nursery ``__aexit__`` frame in ``error``'s traceback.
+
+    That frame holds the group and the errors it raised, which would otherwise keep them (and
+    everything their tracebacks reach) alive through a reference cycle until the cyclic GC runs.
+    """
+    tb = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code is _NURSERY_EXIT_CODE:
+            try:
+                tb.tb_frame.clear()
+            except RuntimeError:
+                pass  # still executing (cannot happen once it raised); leave it
+        tb = tb.tb_next
 
 
 def _coro_name(coro: Coroutine[Any, Any, Any], override: object) -> str:

@@ -56,6 +56,13 @@ class TestRunner(anyio.abc.TestRunner):
     def _loop(self) -> asyncio.AbstractEventLoop:
         return self._runner.get_loop()
 
+    def is_running(self) -> bool:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        return True
+
     def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         if isinstance(context.get("exception"), Exception):
             self._exceptions.append(context["exception"])

@@ -25,7 +25,7 @@ from anyio import RunFinishedError
 from treadle.structured import checkpoint
 
 from . import _register
-from ._native import NativeScope, scope_is_cancelled, task_scope
+from ._native import NativeScope, adopt, scope_is_cancelled, task_scope
 from ._sync import CapacityLimiter
 
 _T = TypeVar("_T")
@@ -86,7 +86,8 @@ async def run_sync_in_worker_thread(
             context = contextvars.copy_context()
             context.run(sniffio.current_async_library_cvar.set, None)
             future: asyncio.Future[_T] = loop.create_future()
-            _pool(loop).submit(_work, backend, loop, watched, context, func, args, future)
+            job = [context, func, args]
+            _pool(loop).submit(_work, backend, loop, watched, job, future)
             return await future
 
 
@@ -94,25 +95,35 @@ def _work(
     backend: type[Any],
     loop: asyncio.AbstractEventLoop,
     watched: NativeScope | None,
-    context: contextvars.Context,
-    func: Callable[..., _T],
-    args: tuple[Any, ...],
-    future: asyncio.Future[_T],
+    job: list[Any],
+    future: asyncio.Future[Any],
 ) -> None:
+    # The job comes in a list we empty at once: the pool's work item keeps its arguments until
+    # the thread takes the next job, and the caller's context, function and arguments must not
+    # outlive the call (AnyIO checks with gc.get_referrers).
+    context, func, args = job
+    job.clear()
     threadlocals = _register.worker_threadlocals()
     threadlocals.current_cancel_scope = watched
+    result: Any = None
+    error: BaseException | None = None
     try:
         with _register.claim_worker_thread(backend, loop):
             try:
                 result = context.run(func, *args)
             except BaseException as exc:
-                _report(loop, future, None, exc)
-                if not isinstance(exc, Exception):
-                    raise
-            else:
-                _report(loop, future, result, None)
+                error = exc
     finally:
         del threadlocals.current_cancel_scope
+    del context, func, args
+    if isinstance(error, StopIteration):
+        # A Future cannot hold StopIteration; asyncio says the same of a coroutine raising it.
+        converted = RuntimeError("coroutine raised StopIteration")
+        converted.__cause__ = error
+        error = converted
+    _report(loop, future, result, error)
+    if error is not None and not isinstance(error, Exception):
+        raise error
 
 
 def _report(
@@ -161,6 +172,10 @@ def run_async_from_thread(
     func: Callable[..., Coroutine[Any, Any, _T]], args: tuple[Any, ...], token: object
 ) -> _T:
     loop = _token_loop(token)
+    # From a worker thread: the task lives in the worker's host scope (AnyIO's rule).
+    host_scope: NativeScope | None = getattr(
+        _register.worker_threadlocals(), "current_cancel_scope", None
+    )
 
     async def task_main() -> _T:
         try:
@@ -169,13 +184,42 @@ def run_async_from_thread(
             # The caller waits on a concurrent.futures.Future: give it that module's error.
             raise concurrent.futures.CancelledError(str(exc)) from None
 
+    def start() -> asyncio.Future[_T]:
+        task = loop.create_task(task_main())
+        if host_scope is not None:
+            adopt(task, host_scope)
+        return task
+
     context = contextvars.copy_context()
     context.run(sniffio.current_async_library_cvar.set, _register.BACKEND_NAME)
+    outcome: concurrent.futures.Future[_T] = concurrent.futures.Future()
     try:
-        future = context.run(asyncio.run_coroutine_threadsafe, task_main(), loop)
+        loop.call_soon_threadsafe(context.run, _chain_into, start, outcome)
     except RuntimeError:
         raise RunFinishedError from None
-    return future.result()
+    return outcome.result()
+
+
+def _chain_into(
+    start: Callable[[], asyncio.Future[_T]], outcome: concurrent.futures.Future[_T]
+) -> None:
+    if not outcome.set_running_or_notify_cancel():
+        return
+    try:
+        task = start()
+    except BaseException as exc:
+        outcome.set_exception(exc)
+        raise
+    task.add_done_callback(lambda done: _copy_to_concurrent(done, outcome))
+
+
+def _copy_to_concurrent(done: asyncio.Future[_T], outcome: concurrent.futures.Future[_T]) -> None:
+    if done.cancelled():
+        outcome.set_exception(concurrent.futures.CancelledError())
+    elif (error := done.exception()) is not None:
+        outcome.set_exception(error)
+    else:
+        outcome.set_result(done.result())
 
 
 def run_sync_from_thread(func: Callable[..., _T], args: tuple[Any, ...], token: object) -> _T:
