@@ -72,9 +72,10 @@ def anyio_version() -> tuple[int, ...]:
     return tuple(parts)
 
 
-def check_anyio_version() -> None:
-    """RuntimeError unless the installed AnyIO is one this backend was written for."""
-    found = anyio_version()
+def check_anyio_version(found: tuple[int, ...] | None = None) -> None:
+    """RuntimeError unless the installed AnyIO (or ``found``) is one this backend supports."""
+    if found is None:
+        found = anyio_version()
     low, high = SUPPORTED
     if not low <= found < high:
         raise RuntimeError(

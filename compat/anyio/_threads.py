@@ -88,7 +88,14 @@ async def run_sync_in_worker_thread(
             future: asyncio.Future[_T] = loop.create_future()
             job = [context, func, args]
             _pool(loop).submit(_work, backend, loop, watched, job, future)
-            return await future
+            try:
+                return await future
+            except concurrent.futures.CancelledError:
+                # The worker's from_thread.run() call was cancelled with the host's scope:
+                # surface that as the host's own cancellation, which its scope catches.
+                if scope_is_cancelled(task_scope(task)) or scope_is_cancelled(watched):
+                    raise asyncio.CancelledError from None
+                raise
 
 
 def _work(
