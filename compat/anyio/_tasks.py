@@ -31,22 +31,40 @@ from ._sync import cancel_shielded_checkpoint
 _NURSERY_GROUP_MESSAGE = "errors in a treadle nursery"
 
 
-class CancelScope(anyio.CancelScope):
-    """``anyio.CancelScope`` on the treadle backend: a treadle CancelScope under another name."""
+class CancelScope(NativeScope, anyio.CancelScope):
+    """``anyio.CancelScope`` on the treadle backend: a treadle CancelScope, not a wrapper of one.
+
+    Subclassing both (treadle's slots and AnyIO's weakref-only base share a layout) saves the
+    delegation layer: entering and leaving 100k scopes costs what treadle's own scopes cost.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, *, deadline: float = math.inf, shield: bool = False) -> Self:
+        # Initialized here, once: ``anyio.CancelScope(...)`` asks the backend for a scope and
+        # then Python calls ``__init__`` on what it got, which must not initialize it again.
+        # (anyio.CancelScope.__new__ would ask the backend for yet another scope: stop here.)
+        scope = object.__new__(cls)
+        NativeScope.__init__(scope, deadline=deadline, shield=shield)
+        return scope
+
+    def __init__(self, *, deadline: float = math.inf, shield: bool = False) -> None:
+        pass  # see __new__
+
+    def cancel(self, reason: str | None = None) -> None:
+        NativeScope.cancel(self)
+
+
+class ScopeView(anyio.CancelScope):
+    """A nursery's native scope seen as an ``anyio.CancelScope`` (``TaskGroup.cancel_scope``)."""
 
     __slots__ = ("_native",)
 
-    def __new__(cls, *, deadline: float = math.inf, shield: bool = False) -> Self:
+    def __new__(cls, native: NativeScope) -> Self:
         return object.__new__(cls)
 
-    def __init__(self, *, deadline: float = math.inf, shield: bool = False) -> None:
-        self._native = NativeScope(deadline=deadline, shield=shield)
-
-    @classmethod
-    def wrapping(cls, native: NativeScope) -> CancelScope:
-        scope = object.__new__(cls)
-        scope._native = native
-        return scope
+    def __init__(self, native: NativeScope) -> None:
+        self._native = native
 
     def __enter__(self) -> Self:
         self._native.__enter__()
@@ -130,7 +148,7 @@ class TaskGroup(anyio.abc.TaskGroup):
         self._entered = True
         assert self._manager is not None
         self._nursery = await self._manager.__aenter__()
-        self.cancel_scope = CancelScope.wrapping(self._nursery.cancel_scope)
+        self.cancel_scope = ScopeView(self._nursery.cancel_scope)
         self._active = True
         return self
 

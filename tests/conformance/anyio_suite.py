@@ -228,8 +228,12 @@ def accepted_differences() -> dict[str, str]:
 
 
 def is_accepted(node_id: str, accepted: dict[str, str]) -> str | None:
-    """The reason a failing id is accepted: listed by full id, or by id without params."""
-    return accepted.get(node_id) or accepted.get(node_id.split("[")[0])
+    """Why a failing id is accepted: listed by full id, by id without params, or by file."""
+    return (
+        accepted.get(node_id)
+        or accepted.get(node_id.split("[")[0])
+        or accepted.get(node_id.split("::")[0])
+    )
 
 
 def gate(

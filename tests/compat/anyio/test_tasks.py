@@ -56,9 +56,9 @@ async def test_cancellation_is_level_triggered() -> None:
     assert scope.cancel_called
 
 
-async def test_scope_is_a_treadle_scope_inside() -> None:
+async def test_scope_is_a_treadle_scope() -> None:
     scope = anyio.CancelScope()
-    assert isinstance(scope._native, NativeScope)  # a wrapper, not a re-emulation
+    assert isinstance(scope, NativeScope)  # treadle's own scope, not a re-emulation
 
 
 async def test_shielded_scope_survives_outer_cancellation() -> None:
