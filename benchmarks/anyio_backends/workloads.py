@@ -29,7 +29,7 @@ async def scope_churn(n: int) -> float:
     """Enter and exit ``n`` cancel scopes, one after the other, in one task."""
     started = time.perf_counter()
     for _ in range(n):
-        with anyio.CancelScope():
+        with anyio.CancelScope():  # noqa: ASYNC100  # entering and leaving is what is timed
             pass
     return time.perf_counter() - started
 

@@ -94,7 +94,9 @@ class TreadleBackend(AsyncBackend):
         await structured.sleep(delay)
 
     @classmethod
-    def create_cancel_scope(cls, *, deadline: float = math.inf, shield: bool = False) -> CancelScope:
+    def create_cancel_scope(
+        cls, *, deadline: float = math.inf, shield: bool = False
+    ) -> CancelScope:
         return CancelScope.__new__(CancelScope, deadline=deadline, shield=shield)
 
     @classmethod
@@ -139,11 +141,9 @@ class TreadleBackend(AsyncBackend):
         func: Callable[..., _T],
         args: tuple[Any, ...],
         abandon_on_cancel: bool = False,
-        limiter: anyio.abc.CapacityLimiter | None = None,
+        limiter: anyio.CapacityLimiter | None = None,
     ) -> _T:
-        return await _threads.run_sync_in_worker_thread(
-            cls, func, args, abandon_on_cancel, limiter
-        )
+        return await _threads.run_sync_in_worker_thread(cls, func, args, abandon_on_cancel, limiter)
 
     @classmethod
     def check_cancelled(cls) -> None:

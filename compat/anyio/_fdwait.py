@@ -22,9 +22,7 @@ class _Waits:
         self.writers: dict[int, asyncio.Future[bool]] = {}
 
 
-_tables: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Waits] = (
-    weakref.WeakKeyDictionary()
-)
+_tables: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Waits] = weakref.WeakKeyDictionary()
 
 
 def _waits(loop: asyncio.AbstractEventLoop) -> _Waits:

@@ -19,6 +19,15 @@ from treadle.structured._cancel import CancelScope as NativeScope
 from treadle.structured._cancel import deliver, effective_cancel
 from treadle.structured._tasks import TaskState, states
 
+__all__ = [
+    "NativeScope",
+    "adopt",
+    "scope_is_cancelled",
+    "task_is_cancelled",
+    "task_parent",
+    "task_scope",
+]
+
 
 def scope_is_cancelled(scope: NativeScope | None) -> bool:
     """True when ``scope`` or an unshielded enclosing scope was cancelled."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-from collections.abc import Sequence
 from typing import IO, Any
 
 import anyio.abc

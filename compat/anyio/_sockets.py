@@ -290,9 +290,7 @@ class ConnectedUNIXDatagramSocket(_Datagrams[Any], anyio.abc.ConnectedUNIXDatagr
 # -- opening ------------------------------------------------------------------------------------
 
 
-async def connect_tcp(
-    host: str, port: int, local_address: tuple[str, int] | None
-) -> SocketStream:
+async def connect_tcp(host: str, port: int, local_address: tuple[str, int] | None) -> SocketStream:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:

@@ -15,8 +15,9 @@ class TreadleTaskInfo(TaskInfo):
 
     def __init__(self, task: asyncio.Task[Any]) -> None:
         parent = task_parent(task)
+        coro: Any = task.get_coro()  # None only for a finished eager task; AnyIO allows it
         super().__init__(
-            id(task), id(parent) if parent is not None else None, task.get_name(), task.get_coro()
+            id(task), id(parent) if parent is not None else None, task.get_name(), coro
         )
         self._task = task
 

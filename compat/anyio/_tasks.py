@@ -31,7 +31,10 @@ from ._sync import cancel_shielded_checkpoint
 _NURSERY_GROUP_MESSAGE = "errors in a treadle nursery"
 
 
-class CancelScope(NativeScope, anyio.CancelScope):
+# mypy sees two unrelated __slots__ bases and two __enter__ signatures; at run time the layouts
+# agree (AnyIO's base adds only __weakref__, which treadle's scope has too) and treadle's
+# __enter__ returns the scope itself, which is what AnyIO's promises.
+class CancelScope(NativeScope, anyio.CancelScope):  # type: ignore[misc]
     """``anyio.CancelScope`` on the treadle backend: a treadle CancelScope, not a wrapper of one.
 
     Subclassing both (treadle's slots and AnyIO's weakref-only base share a layout) saves the
@@ -160,7 +163,8 @@ class TaskGroup(anyio.abc.TaskGroup):
     ) -> bool:
         manager = self._manager
         nursery = self._nursery
-        assert manager is not None and nursery is not None
+        assert manager is not None
+        assert nursery is not None
         try:
             if not nursery.child_tasks:
                 # AnyIO's rule: leaving a task group is a yield point even with no children.
@@ -217,7 +221,7 @@ class TaskGroup(anyio.abc.TaskGroup):
 
         async def run_with_status(*, task_status: Any) -> None:
             status = _EarlyTaskStatus()
-            coro = func(*args, task_status=status)
+            coro: object = func(*args, task_status=status)  # typed, but callers may lie
             if not isinstance(coro, Coroutine):
                 prefix = f"{func.__module__}." if hasattr(func, "__module__") else ""
                 raise TypeError(

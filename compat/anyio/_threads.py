@@ -19,6 +19,7 @@ import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+import anyio
 import sniffio
 from anyio import RunFinishedError
 
@@ -69,7 +70,7 @@ async def run_sync_in_worker_thread(
     func: Callable[..., _T],
     args: tuple[Any, ...],
     abandon_on_cancel: bool,
-    limiter: Any,
+    limiter: anyio.CapacityLimiter | None,
 ) -> _T:
     """``anyio.to_thread.run_sync``: run ``func(*args)`` in a worker, wait for its outcome."""
     await checkpoint()
@@ -96,6 +97,8 @@ async def run_sync_in_worker_thread(
                 if scope_is_cancelled(task_scope(task)) or scope_is_cancelled(watched):
                     raise asyncio.CancelledError from None
                 raise
+    # Nothing cancels the scope above itself, so it never swallows an exception.
+    raise AssertionError("unreachable")
 
 
 def _work(

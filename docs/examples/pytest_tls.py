@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-TEST = '''
+TEST = """
 import ssl
 
 import anyio
@@ -36,14 +36,16 @@ async def test_tls_echo(treadle_server_context, treadle_client_context):
     treadle_server_context.verify_mode = ssl.CERT_REQUIRED  # mutual TLS
     tcp = await anyio.create_tcp_listener(local_host="127.0.0.1")
     port = tcp.extra(SocketAttribute.local_port)
-    async with TLSListener(tcp, treadle_server_context) as listener, anyio.create_task_group() as tg:
+    listener = TLSListener(tcp, treadle_server_context)
+    async with listener, anyio.create_task_group() as tg:
         tg.start_soon(listener.serve, shout)
         raw = await anyio.connect_tcp("127.0.0.1", port)
-        async with await TLSStream.wrap(raw, hostname="127.0.0.1", ssl_context=treadle_client_context) as client:
+        client = await TLSStream.wrap(raw, hostname="127.0.0.1", ssl_context=treadle_client_context)
+        async with client:
             await client.send(b"hello")
             assert await client.receive() == b"HELLO"
         tg.cancel_scope.cancel()
-'''
+"""
 
 with tempfile.TemporaryDirectory() as directory:
     Path(directory, "test_tls.py").write_text(TEST)

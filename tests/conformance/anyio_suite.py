@@ -442,7 +442,9 @@ def main() -> int:
         )
     if "backend" in runs and not args.gate:
         native_bad = [
-            (k, v) for k, v in sorted(runs["backend"][0].items()) if v["outcome"] in ("fail", "error")
+            (k, v)
+            for k, v in sorted(runs["backend"][0].items())
+            if v["outcome"] in ("fail", "error")
         ]
         print_grouped(f"failing on the native backend: {len(native_bad)}", native_bad, args.details)
     if args.json:

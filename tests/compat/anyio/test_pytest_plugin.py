@@ -9,14 +9,16 @@ from pathlib import Path
 
 import pytest
 
-USES_BACKEND_AND_TLS = '''
+USES_BACKEND_AND_TLS = """
 import ssl
 import asyncio
 import anyio
 import pytest
 import treadle
 
-@pytest.fixture(params=["treadle", ("treadle", {"clock": treadle.testing.MockClock(autojump_threshold=0)})])
+CLOCK = treadle.testing.MockClock(autojump_threshold=0)
+
+@pytest.fixture(params=["treadle", ("treadle", {"clock": CLOCK})])
 def anyio_backend(request):
     return request.param
 
@@ -28,9 +30,9 @@ async def test_on_treadle():
 def test_tls_contexts(treadle_ca, treadle_server_context, treadle_client_context):
     assert treadle_server_context.protocol == ssl.PROTOCOL_TLS_SERVER
     assert treadle_client_context.verify_mode == ssl.CERT_REQUIRED
-'''
+"""
 
-USES_PYTEST_ASYNCIO = '''
+USES_PYTEST_ASYNCIO = """
 import asyncio
 import pytest
 import treadle
@@ -38,7 +40,7 @@ import treadle
 @pytest.mark.asyncio
 async def test_loop_is_treadle():
     assert isinstance(asyncio.get_running_loop(), treadle.EventLoop)
-'''
+"""
 
 
 def _pytest(tmp_path: Path, source: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -51,7 +51,9 @@ def test_run_returns_value_and_names_main_task() -> None:
     async def main() -> str:
         return anyio.get_current_task().name
 
-    assert anyio.run(main, backend="treadle").endswith("test_run_returns_value_and_names_main_task.<locals>.main")
+    assert anyio.run(main, backend="treadle").endswith(
+        "test_run_returns_value_and_names_main_task.<locals>.main"
+    )
 
 
 def test_unsupported_anyio_version_is_refused_clearly() -> None:
@@ -92,5 +94,5 @@ async def test_sniffio_in_children_threads_and_calls_back() -> None:
 @pytest.mark.anyio
 async def test_current_effective_deadline_and_time() -> None:
     assert anyio.current_effective_deadline() == math.inf
-    with anyio.move_on_after(5):
+    with anyio.move_on_after(5):  # noqa: ASYNC100  # only its deadline is read
         assert anyio.current_effective_deadline() == pytest.approx(anyio.current_time() + 5, 0.1)

@@ -103,19 +103,20 @@ async def test_udp_round_trip() -> None:
 
 async def test_unix_stream_and_datagram(tmp_path: Path) -> None:
     path = tmp_path / "stream.sock"
-    async with await anyio.create_unix_listener(path) as listener:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(listener.serve, _echo_upper)
-            async with await anyio.connect_unix(path) as client:
-                await client.send(b"unix")
-                assert await client.receive() == b"UNIX"
-            tg.cancel_scope.cancel()
+    listener = await anyio.create_unix_listener(path)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, _echo_upper)
+        async with await anyio.connect_unix(path) as client:
+            await client.send(b"unix")
+            assert await client.receive() == b"UNIX"
+        tg.cancel_scope.cancel()
     dgram = tmp_path / "dgram.sock"
-    async with await anyio.create_unix_datagram_socket(local_path=dgram) as server:
-        async with await anyio.create_connected_unix_datagram_socket(dgram) as client:
-            await client.send(b"datagram")
-            data, _sender = await server.receive()
-            assert data == b"datagram"
+    server = await anyio.create_unix_datagram_socket(local_path=dgram)
+    client = await anyio.create_connected_unix_datagram_socket(dgram)
+    async with server, client:
+        await client.send(b"datagram")
+        data, _sender = await server.receive()
+        assert data == b"datagram"
 
 
 async def test_tls_with_mutual_authentication(
@@ -124,16 +125,15 @@ async def test_tls_with_mutual_authentication(
     treadle_server_context.verify_mode = ssl.CERT_REQUIRED  # mutual TLS: the client must prove
     tcp = await anyio.create_tcp_listener(local_host="127.0.0.1")
     port = tcp.extra(SocketAttribute.local_port)
-    async with TLSListener(tcp, treadle_server_context) as listener:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(listener.serve, _echo_upper)
-            raw = await anyio.connect_tcp("127.0.0.1", port)
-            async with await TLSStream.wrap(
-                raw, hostname="127.0.0.1", ssl_context=treadle_client_context
-            ) as client:
-                await client.send(b"secret")
-                assert await client.receive() == b"SECRET"
-            tg.cancel_scope.cancel()
+    listener = TLSListener(tcp, treadle_server_context)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, _echo_upper)
+        raw = await anyio.connect_tcp("127.0.0.1", port)
+        client = await TLSStream.wrap(raw, hostname="127.0.0.1", ssl_context=treadle_client_context)
+        async with client:
+            await client.send(b"secret")
+            assert await client.receive() == b"SECRET"
+        tg.cancel_scope.cancel()
 
 
 async def test_wait_readable_and_notify_closing() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 pytestmark = pytest.mark.anyio
@@ -47,13 +48,12 @@ async def test_lock_is_fifo_and_owned() -> None:
     async def worker(n: int) -> None:
         async with lock:
             order.append(n)
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
 
-    async with anyio.create_task_group() as tg:
-        async with lock:
-            for n in range(4):
-                tg.start_soon(worker, n)
-            await anyio.wait_all_tasks_blocked()
+    async with anyio.create_task_group() as tg, lock:
+        for n in range(4):
+            tg.start_soon(worker, n)
+        await anyio.wait_all_tasks_blocked()
     assert order == [0, 1, 2, 3]
     with pytest.raises(RuntimeError, match="not holding this lock"):
         lock.release()
@@ -101,7 +101,7 @@ async def test_capacity_limiter_hands_tokens_over_in_order() -> None:
     async def worker(n: int) -> None:
         async with limiter:
             order.append(n)
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
 
     async with anyio.create_task_group() as tg:
         for n in range(3):

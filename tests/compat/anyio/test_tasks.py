@@ -69,7 +69,8 @@ async def test_shielded_scope_survives_outer_cancellation() -> None:
             await anyio.sleep(0.01)
             finished = True
         await anyio.sleep(1)  # the first checkpoint outside the shield raises
-    assert finished and outer.cancelled_caught
+    assert finished
+    assert outer.cancelled_caught
 
 
 async def test_fail_after_raises_timeout_error() -> None:
@@ -102,7 +103,7 @@ async def test_start_without_started_is_a_runtime_error() -> None:
         pass
 
     async with anyio.create_task_group() as tg:
-        with pytest.raises(RuntimeError, match="without calling task_status.started"):
+        with pytest.raises(RuntimeError, match=r"without calling task_status\.started"):
             await tg.start(lazy)
 
 
@@ -126,7 +127,7 @@ async def test_task_info_parent_and_pending_cancellation() -> None:
         tg.start_soon(child)
     assert infos[0].parent_id == me.id
     assert not me.has_pending_cancellation()
-    with anyio.CancelScope() as scope:
+    with anyio.CancelScope() as scope:  # noqa: ASYNC100  # only the pending state is read
         scope.cancel()
         assert me.has_pending_cancellation()
     assert me in anyio.get_running_tasks()

@@ -7,6 +7,7 @@ import time
 
 import anyio
 import anyio.from_thread
+import anyio.lowlevel
 import anyio.to_thread
 import pytest
 
@@ -30,7 +31,7 @@ async def test_worker_exception_propagates() -> None:
 
 async def test_from_thread_run_calls_back_into_the_loop() -> None:
     async def add(a: int, b: int) -> int:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         return a + b
 
     def worker() -> int:
