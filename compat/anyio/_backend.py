@@ -91,7 +91,14 @@ class TreadleBackend(AsyncBackend):
 
     @classmethod
     async def sleep(cls, delay: float) -> None:
-        await structured.sleep(delay)
+        # AnyIO checked ``delay`` already; going straight to the primitive saves a frame on every
+        # sleeping task's way in and, when it is cancelled, on its way out.
+        if delay == math.inf:
+            await structured.sleep_forever()
+        elif delay == 0:
+            await structured.checkpoint()
+        else:
+            await structured.sleep_until(asyncio.get_running_loop().time() + delay)
 
     @classmethod
     def create_cancel_scope(

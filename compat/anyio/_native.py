@@ -13,6 +13,7 @@ if structured grows a public introspection call for them, only this file changes
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import Any
 
 from treadle.structured._cancel import CancelScope as NativeScope
@@ -62,7 +63,7 @@ def adopt(task: asyncio.Task[Any], scope: NativeScope) -> None:
     if scope._tasks is None:
         scope._tasks = set()
     scope._tasks.add(state)
-    task.add_done_callback(lambda _: _disown(state, scope))
+    task.add_done_callback(lambda _: _disown(state, scope), context=contextvars.Context())
     if effective_cancel(scope) is not None:
         deliver(state)  # deferred until its first checkpoint, as for a nursery child
 

@@ -1,9 +1,10 @@
 """Worker threads, and calls from other threads back into the loop.
 
-Workers come from a thread pool owned by the backend's run (one per loop), not from the loop's
-default executor: AnyIO's default limiter allows 40 concurrent threads, and the default executor
-has only ``min(32, cpus + 4)``, which would deadlock programs whose threads wait on each other.
-The limiter, not the pool, bounds concurrency; idle threads are reused.
+Workers come from a pool of threads owned by the backend's run (one per loop), not from the
+loop's default executor: AnyIO's default limiter allows 40 concurrent threads, and the default
+executor has only ``min(32, cpus + 4)``, which would deadlock programs whose threads wait on each
+other. The limiter, not the pool, bounds concurrency; idle threads are reused, and joined when the
+run ends, so no worker outlives its run unless it is still busy in an abandoned call.
 
 sniffio: a worker thread runs with no async library set (AnyIO's rule for every backend, so that
 ``anyio.run()`` inside a worker works); code the worker sends back with ``anyio.from_thread`` runs
@@ -15,6 +16,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import functools
+import queue
+import threading
 import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -30,10 +34,63 @@ from ._native import NativeScope, adopt, scope_is_cancelled, task_scope
 from ._sync import CapacityLimiter
 
 _T = TypeVar("_T")
-# Enough threads for AnyIO's default limiter (40 tokens) plus explicitly larger limiters.
-_MAX_WORKERS = 256
+class _Worker(threading.Thread):
+    """One worker thread: runs the jobs it is handed, one at a time, until told to stop."""
 
-_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, concurrent.futures.Executor] = (
+    def __init__(self, pool: WorkerPool) -> None:
+        super().__init__(name="treadle-anyio-worker", daemon=True)
+        self.jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._pool = pool
+
+    def run(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            job()
+            del job  # nothing of the last job may outlive it while this thread sits idle
+            if not self._pool.back_to_idle(self):
+                return
+
+
+class WorkerPool:
+    """The worker threads of one run: reused while idle, joined when the run ends.
+
+    A thread still busy at the end (abandoned with ``abandon_on_cancel=True``) is not waited
+    for; it exits when its function returns.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        self._closed = False
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            worker = self._idle.pop() if self._idle else None
+        if worker is None:
+            worker = _Worker(self)
+            worker.start()
+        worker.jobs.put(job)
+
+    def back_to_idle(self, worker: _Worker) -> bool:
+        with self._lock:
+            if self._closed:
+                return False
+            self._idle.append(worker)
+            return True
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.jobs.put(None)
+        for worker in idle:
+            worker.join()
+
+
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WorkerPool] = (
     weakref.WeakKeyDictionary()
 )
 _default_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = (
@@ -49,20 +106,18 @@ def current_default_thread_limiter() -> CapacityLimiter:
     return limiter
 
 
-def _pool(loop: asyncio.AbstractEventLoop) -> concurrent.futures.Executor:
+def _pool(loop: asyncio.AbstractEventLoop) -> WorkerPool:
     pool = _pools.get(loop)
     if pool is None:
-        pool = _pools[loop] = concurrent.futures.ThreadPoolExecutor(
-            _MAX_WORKERS, thread_name_prefix="treadle-anyio-worker"
-        )
+        pool = _pools[loop] = WorkerPool()
     return pool
 
 
 def shutdown_workers(loop: asyncio.AbstractEventLoop) -> None:
-    """Let the loop's idle workers exit; an abandoned thread still running ends on its own."""
+    """End the run's idle workers (joined); a busy, abandoned one ends when its call returns."""
     pool = _pools.pop(loop, None)
     if pool is not None:
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.close()
 
 
 async def run_sync_in_worker_thread(
@@ -88,7 +143,7 @@ async def run_sync_in_worker_thread(
             context.run(sniffio.current_async_library_cvar.set, None)
             future: asyncio.Future[_T] = loop.create_future()
             job = [context, func, args]
-            _pool(loop).submit(_work, backend, loop, watched, job, future)
+            _pool(loop).submit(functools.partial(_work, backend, loop, watched, job, future))
             try:
                 return await future
             except concurrent.futures.CancelledError:
@@ -131,9 +186,7 @@ def _work(
         converted = RuntimeError("coroutine raised StopIteration")
         converted.__cause__ = error
         error = converted
-    _report(loop, future, result, error)
-    if error is not None and not isinstance(error, Exception):
-        raise error
+    _report(loop, future, result, error)  # every outcome, BaseExceptions too, goes to the caller
 
 
 def _report(
