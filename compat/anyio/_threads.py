@@ -34,6 +34,8 @@ from ._native import NativeScope, adopt, scope_is_cancelled, task_scope
 from ._sync import CapacityLimiter
 
 _T = TypeVar("_T")
+
+
 class _Worker(threading.Thread):
     """One worker thread: runs the jobs it is handed, one at a time, until told to stop."""
 
