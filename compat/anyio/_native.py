@@ -23,6 +23,7 @@ from treadle.structured._tasks import TaskState, states
 __all__ = [
     "NativeScope",
     "adopt",
+    "raise_if_cancelled",
     "scope_is_cancelled",
     "task_is_cancelled",
     "task_parent",
@@ -47,6 +48,15 @@ def task_parent(task: asyncio.Task[Any]) -> asyncio.Task[Any] | None:
     if state is None or state.nursery is None:
         return None
     return state.nursery.parent_task
+
+
+def raise_if_cancelled() -> None:
+    """``checkpoint_if_cancelled`` without a coroutine: the socket fast paths call it per op."""
+    task = asyncio.current_task()
+    if task is not None:
+        state = states.get(task)
+        if state is not None and effective_cancel(state.scope) is not None:
+            raise asyncio.CancelledError
 
 
 def task_is_cancelled(task: asyncio.Task[Any]) -> bool:

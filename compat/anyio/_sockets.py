@@ -28,7 +28,7 @@ from anyio import (
 
 from treadle.structured import checkpoint, checkpoint_if_cancelled
 
-from ._native import NativeScope
+from ._native import NativeScope, raise_if_cancelled
 
 _T = TypeVar("_T")
 _RECEIVE_SIZE = 65536
@@ -117,20 +117,41 @@ class SocketStream(_SocketHolder, anyio.abc.SocketStream):
         self._receive_guard = ResourceGuard("reading from")
         self._send_guard = ResourceGuard("writing to")
 
+    # Fast paths: the syscall is tried first, and only an operation that has to wait pays for
+    # the interruptible scope of _io() (measured: a third of the time of a 100-byte echo round
+    # trip went to that wrapper when every operation took it).
+
     async def receive(self, max_bytes: int = _RECEIVE_SIZE) -> bytes:
         if max_bytes < 1:
             raise ValueError("max_bytes must be a positive integer")
         with self._receive_guard:
-            await checkpoint_if_cancelled()
-            data = await self._io(self._loop.sock_recv(self._sock, max_bytes))
+            raise_if_cancelled()
+            if self._closed:
+                raise ClosedResourceError
+            try:
+                data = self._sock.recv(max_bytes)
+            except BlockingIOError:
+                data = await self._io(self._loop.sock_recv(self._sock, max_bytes))
+            except OSError as exc:
+                raise BrokenResourceError from exc
         if not data:
             raise EndOfStream
         return data
 
     async def send(self, item: bytes) -> None:
         with self._send_guard:
-            await checkpoint_if_cancelled()
-            await self._io(self._loop.sock_sendall(self._sock, item))
+            raise_if_cancelled()
+            if self._closed:
+                raise ClosedResourceError
+            try:
+                sent = self._sock.send(item)
+            except BlockingIOError:
+                sent = 0
+            except OSError as exc:
+                raise BrokenResourceError from exc
+            if sent < len(item):
+                rest = memoryview(item)[sent:]
+                await self._io(self._loop.sock_sendall(self._sock, rest))
 
     async def send_eof(self) -> None:
         with self._send_guard:
