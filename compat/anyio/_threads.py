@@ -41,7 +41,8 @@ class _Worker(threading.Thread):
 
     def __init__(self, pool: WorkerPool) -> None:
         super().__init__(name="treadle-anyio-worker", daemon=True)
-        self.jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        # A job runs the call and returns how to report its outcome to the loop.
+        self.jobs: queue.SimpleQueue[Callable[[], Callable[[], None]] | None] = queue.SimpleQueue()
         self._pool = pool
 
     def run(self) -> None:
@@ -49,9 +50,15 @@ class _Worker(threading.Thread):
             job = self.jobs.get()
             if job is None:
                 return
-            job()
+            report = job()
             del job  # nothing of the last job may outlive it while this thread sits idle
-            if not self._pool.back_to_idle(self):
+            # Back on the idle list *before* the loop hears of the outcome: once the caller
+            # returns, the run may end and join its idle workers, and this one must be among
+            # them, not a thread that exits a moment later on its own.
+            stays = self._pool.back_to_idle(self)
+            report()
+            del report
+            if not stays:
                 return
 
 
@@ -67,7 +74,7 @@ class WorkerPool:
         self._idle: list[_Worker] = []
         self._closed = False
 
-    def submit(self, job: Callable[[], None]) -> None:
+    def submit(self, job: Callable[[], Callable[[], None]]) -> None:
         with self._lock:
             worker = self._idle.pop() if self._idle else None
         if worker is None:
@@ -164,7 +171,7 @@ def _work(
     watched: NativeScope | None,
     job: list[Any],
     future: asyncio.Future[Any],
-) -> None:
+) -> Callable[[], None]:
     # The job comes in a list we empty at once: the pool's work item keeps its arguments until
     # the thread takes the next job, and the caller's context, function and arguments must not
     # outlive the call (AnyIO checks with gc.get_referrers).
@@ -188,7 +195,8 @@ def _work(
         converted = RuntimeError("coroutine raised StopIteration")
         converted.__cause__ = error
         error = converted
-    _report(loop, future, result, error)  # every outcome, BaseExceptions too, goes to the caller
+    # Every outcome, BaseExceptions too, goes to the caller.
+    return functools.partial(_report, loop, future, result, error)
 
 
 def _report(
