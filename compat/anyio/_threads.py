@@ -8,7 +8,7 @@ run ends, so no worker outlives its run unless it is still busy in an abandoned 
 
 sniffio: a worker thread runs with no async library set (AnyIO's rule for every backend, so that
 ``anyio.run()`` inside a worker works); code the worker sends back with ``anyio.from_thread`` runs
-with "treadle" set.
+with "treadle" set (compat/_sniffio.py).
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import anyio
-import sniffio
 from anyio import RunFinishedError
 
 from treadle.structured import checkpoint
 
+from .._sniffio import context_for_loop, context_for_worker, mark_treadle
 from . import _register
 from ._native import NativeScope, adopt, scope_is_cancelled, task_scope
 from ._sync import CapacityLimiter
@@ -148,8 +148,7 @@ async def run_sync_in_worker_thread(
         with NativeScope(shield=not abandon_on_cancel) as scope:
             if abandon_on_cancel:
                 watched = scope
-            context = contextvars.copy_context()
-            context.run(sniffio.current_async_library_cvar.set, None)
+            context = context_for_worker()
             future: asyncio.Future[_T] = loop.create_future()
             job = [context, func, args]
             _pool(loop).submit(functools.partial(_work, backend, loop, watched, job, future))
@@ -263,8 +262,7 @@ def run_async_from_thread(
             adopt(task, host_scope)
         return task
 
-    context = contextvars.copy_context()
-    context.run(sniffio.current_async_library_cvar.set, _register.BACKEND_NAME)
+    context = context_for_loop()
     outcome: concurrent.futures.Future[_T] = concurrent.futures.Future()
     try:
         loop.call_soon_threadsafe(context.run, _chain_into, start, outcome)
@@ -300,7 +298,7 @@ def run_sync_from_thread(func: Callable[..., _T], args: tuple[Any, ...], token: 
     outcome: concurrent.futures.Future[_T] = concurrent.futures.Future()
 
     def call() -> None:
-        sniffio.current_async_library_cvar.set(_register.BACKEND_NAME)
+        mark_treadle()
         try:
             outcome.set_result(func(*args))
         except BaseException as exc:
@@ -317,8 +315,7 @@ def run_sync_from_thread(func: Callable[..., _T], args: tuple[Any, ...], token: 
 
 def run_sync_soon(func: Callable[..., object], args: tuple[Any, ...], token: object) -> None:
     loop: Any = token
-    context = contextvars.copy_context()
-    context.run(sniffio.current_async_library_cvar.set, _register.BACKEND_NAME)
+    context = context_for_loop()
     try:
         loop.call_soon_threadsafe(context.run, func, *args)
     except RuntimeError:
