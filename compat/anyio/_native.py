@@ -23,6 +23,7 @@ from treadle.structured._tasks import TaskState, states
 __all__ = [
     "NativeScope",
     "adopt",
+    "cancel_requests_from_outside",
     "raise_if_cancelled",
     "scope_is_cancelled",
     "task_is_cancelled",
@@ -57,6 +58,12 @@ def raise_if_cancelled() -> None:
         state = states.get(task)
         if state is not None and effective_cancel(state.scope) is not None:
             raise asyncio.CancelledError
+
+
+def cancel_requests_from_outside(task: asyncio.Task[Any]) -> int:
+    """``task.cancelling()`` minus the ``cancel()`` calls treadle's own scopes made."""
+    state = states.get(task)
+    return task.cancelling() - (state.delivered if state is not None else 0)
 
 
 def task_is_cancelled(task: asyncio.Task[Any]) -> bool:

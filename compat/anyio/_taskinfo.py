@@ -7,7 +7,7 @@ from typing import Any
 
 from anyio import TaskInfo
 
-from ._native import task_is_cancelled, task_parent
+from ._native import cancel_requests_from_outside, task_is_cancelled, task_parent
 
 
 class TreadleTaskInfo(TaskInfo):
@@ -22,8 +22,10 @@ class TreadleTaskInfo(TaskInfo):
         self._task = task
 
     def has_pending_cancellation(self) -> bool:
-        """True when the task's next checkpoint would raise: a cancelled scope, or cancel()."""
+        """True when the task's next checkpoint would raise: a visible cancelled scope, or a
+        ``task.cancel()`` from outside treadle's scopes (their own deliveries do not count: a
+        shield hides them)."""
         task = self._task
         if task.done():
             return False
-        return task.cancelling() > 0 or task_is_cancelled(task)
+        return task_is_cancelled(task) or cancel_requests_from_outside(task) > 0
