@@ -198,7 +198,8 @@ class TaskGroup(anyio.abc.TaskGroup):
         if not isinstance(coro, Coroutine):
             raise TypeError(f"expected a coroutine, got {coro.__class__.__qualname__}")
         nursery = self._check_active(coro)
-        handle: TaskHandle[Any] = TaskHandle(coro, _coro_name(coro, name))
+        # The handle's own scope made here directly: anyio.CancelScope() would ask the backend.
+        handle: TaskHandle[Any] = TaskHandle(coro, _coro_name(coro, name), CancelScope())
         # TaskHandle._run_coro runs the coroutine inside the handle's own cancel scope and
         # records its outcome; AnyIO's own backends spawn exactly this method.
         if context is None:
@@ -232,7 +233,7 @@ class TaskGroup(anyio.abc.TaskGroup):
                 task_status.started(status._early)
             else:
                 status._native = task_status
-            handle: TaskHandle[Any] = TaskHandle(coro, final_name)
+            handle: TaskHandle[Any] = TaskHandle(coro, final_name, CancelScope())
             handles.append(handle)
             await handle._run_coro()
 
