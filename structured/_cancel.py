@@ -363,10 +363,14 @@ def _deliver(state: TaskState, batch: list[TaskState]) -> None:
     state.in_flight = True
     # _fut_waiter and _must_cancel: asyncio.Task's private state, not declared by typeshed.
     waiter = task._fut_waiter  # type: ignore[attr-defined]
-    if task._must_cancel or (  # type: ignore[attr-defined]
-        waiter is None and (_current_task() is task or not _has_started(task))
+    if (
+        task._must_cancel  # type: ignore[attr-defined]
+        or (waiter is None and (_current_task() is task or not _has_started(task)))
+        or (waiter is not None and waiter.done())
     ):
-        # Running, not started, or a cancellation is already pending: decide after its next step.
+        # Running, not started, a cancellation already pending, or already woken (its waiter has
+        # a result: cancelling now would throw that result away, e.g. an item a memory stream
+        # handed over; Trio's abort fails the same way): decide after its next step.
         state.waited_on = None
     else:
         state.delivered += 1

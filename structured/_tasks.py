@@ -14,6 +14,7 @@ cancellation) and AnyIO's on asyncio, and it keeps asyncio's own model intact: a
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -56,7 +57,9 @@ def state_for(task: asyncio.Task[Any]) -> TaskState:
     state = states.get(task)
     if state is None:
         state = states[task] = TaskState(task, None)
-        task.add_done_callback(_forget)
+        # An empty context: the callback needs none, and the task's own would keep every
+        # context variable value it holds now alive as long as the task runs.
+        task.add_done_callback(_forget, context=contextvars.Context())
     return state
 
 

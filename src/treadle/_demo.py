@@ -2,7 +2,8 @@
 
 The tour runs asyncio's public API (tasks, timers, sock_* on a loopback socket, a Protocol server,
 the default executor), so it is also a smoke test of the loop, and ends with a treadle nursery and
-cancel scope running beside that plain asyncio code. The speed check runs the same two small
+cancel scope running beside that plain asyncio code, and (when AnyIO is installed) a short AnyIO
+program on treadle's own AnyIO backend. The speed check runs the same two small
 workloads on asyncio's own loop and on treadle, interleaved and best of 3, and prints the ratio
 measured here and now; it is a sanity check, not a benchmark (benchmarks/ has those).
 """
@@ -36,6 +37,7 @@ def main(*, poller: str | None = None) -> int:
     _header(poller)
     print()
     treadle.run(_tour(), poller=poller)
+    _show_anyio()
     print()
     _speed_check(poller)
     return 0
@@ -179,6 +181,33 @@ async def _show_executor() -> None:
 
     thread_name, hexdigest = await loop.run_in_executor(None, digest)
     print(f"  executor  run_in_executor hashed in thread {thread_name!r}: sha256 {hexdigest}...")
+
+
+def _show_anyio() -> None:
+    try:
+        import anyio
+    except ImportError:
+        print("  anyio     not installed; with it, anyio.run(main, backend='treadle') runs here")
+        return
+
+    async def child(results: list[int], n: int) -> None:
+        await anyio.sleep(0.01 * n)
+        results.append(n)
+
+    async def main() -> tuple[list[int], bool]:
+        results: list[int] = []
+        async with anyio.create_task_group() as tg:
+            for n in (3, 1, 2):
+                tg.start_soon(child, results, n)
+        with anyio.move_on_after(0.02) as scope:
+            await anyio.sleep(10)
+        return results, scope.cancelled_caught
+
+    results, timed_out = anyio.run(main, backend="treadle")
+    print(
+        f"  anyio     anyio.run(main, backend='treadle'): task group children finished in order "
+        f"{results}; move_on_after caught its timeout: {timed_out}"
+    )
 
 
 # --- the speed check ------------------------------------------------------------------------------

@@ -4,7 +4,14 @@ Usage (the interpreter decides which venv, anyio and treadle are tested):
 
     python tests/conformance/anyio_suite.py             # treadle only
     python tests/conformance/anyio_suite.py --baseline  # + asyncio's loop
+    python tests/conformance/anyio_suite.py --native    # + backend "treadle"
+    python tests/conformance/anyio_suite.py --gate      # CI: exit 1 on a gap
     ... -- -k test_taskgroups -x                                              # extra pytest args
+
+``--native`` adds a run on the native backend (``anyio_backend = "treadle"``). ``--gate`` runs only
+AnyIO's plain asyncio backend and the native backend, each test once, and exits 1 when a test that
+passes on asyncio fails on treadle, unless docs/anyio.md lists it (with its reason) under
+"Differences the conformance gate accepts".
 
 What it does, each run, leaving nothing in the repository:
 
@@ -42,6 +49,8 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+ACCEPTED_LIST = HERE.parent.parent / "docs" / "anyio.md"
+ACCEPTED_HEADING = "## Differences the conformance gate accepts"
 OUTCOMES = ("pass", "fail", "error", "skip", "xfail", "notrun")
 # Test-only dependencies of AnyIO's suite (its "test" dependency group) that it cannot run
 # without: module name -> distribution name. The rest are present in our dev venvs or optional.
@@ -121,6 +130,8 @@ def run_pytest(
         [str(p) for p in (deps, HERE) if p is not None] + [env.get("PYTHONPATH", "")]
     ).rstrip(os.pathsep)
     env["TREADLE_CONFORMANCE_SUBJECT"] = subject
+    if args.gate:
+        env["TREADLE_CONFORMANCE_PLAIN"] = "1"
     env["TREADLE_CONFORMANCE_REPORT"] = str(report)
     env.pop("PYTHONASYNCIODEBUG", None)
     cmd = [
@@ -198,7 +209,66 @@ def comparable(node_id: str) -> str:
     if not bracket:
         return node_id
     parts = params.rstrip("]").replace("asyncio+treadle", "asyncio").split("-")
+    parts = ["asyncio" if part == "treadle" else part for part in parts]
     return f"{base}[{'-'.join(sorted(parts))}]"
+
+
+def accepted_differences() -> dict[str, str]:
+    """The gate's list, from docs/anyio.md: lines "- `test id`: reason" under its heading."""
+    accepted: dict[str, str] = {}
+    in_section = False
+    for line in ACCEPTED_LIST.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            in_section = line.strip() == ACCEPTED_HEADING
+            continue
+        match = re.match(r"^- `([^`]+)`: (.+)$", line.strip())
+        if in_section and match:
+            accepted[match.group(1)] = match.group(2)
+    return accepted
+
+
+def is_accepted(node_id: str, accepted: dict[str, str]) -> str | None:
+    """Why a failing id is accepted: listed by full id, by id without params, or by file."""
+    return (
+        accepted.get(node_id)
+        or accepted.get(node_id.split("[")[0])
+        or accepted.get(node_id.split("::")[0])
+    )
+
+
+def gate(
+    baseline: dict[str, dict[str, Any]],
+    native: dict[str, dict[str, Any]],
+    timed_out: bool,
+    details: bool,
+) -> int:
+    """Exit status: 1 when a test passing on AnyIO's asyncio backend fails on treadle's."""
+    accepted = accepted_differences()
+    passing = {comparable(k) for k, v in baseline.items() if v["outcome"] == "pass"}
+    gaps: list[tuple[str, dict[str, Any]]] = []
+    excused: list[tuple[str, str]] = []
+    for node_id, record in sorted(native.items()):
+        if record["outcome"] not in ("fail", "error") or comparable(node_id) not in passing:
+            continue
+        reason = is_accepted(node_id, accepted)
+        if reason is None:
+            gaps.append((node_id, record))
+        else:
+            excused.append((node_id, reason))
+    print(f"\ngate: {len(excused)} failures accepted by docs/anyio.md:")
+    for node_id, reason in excused:
+        print(f"  {node_id}: {reason}")
+    print_grouped(
+        f"gate: failing on treadle's backend, passing on asyncio: {len(gaps)}", gaps, details
+    )
+    if timed_out:
+        print("gate: FAILED (a pytest session hit the time budget)")
+        return 1
+    if not native:
+        print("gate: FAILED (the native run produced no results)")
+        return 1
+    print("gate: " + ("FAILED" if gaps else "passed"))
+    return 1 if gaps else 0
 
 
 def counts(results: dict[str, dict[str, Any]]) -> collections.Counter[str]:
@@ -273,6 +343,14 @@ def main() -> int:
     )
     parser.add_argument("--baseline-only", action="store_true")
     parser.add_argument(
+        "--native", action="store_true", help="also run the native backend (backend='treadle')"
+    )
+    parser.add_argument(
+        "--gate",
+        action="store_true",
+        help="asyncio backend vs native backend only; exit 1 on an unlisted gap",
+    )
+    parser.add_argument(
         "--per-test-timeout",
         type=int,
         default=20,
@@ -304,8 +382,12 @@ def main() -> int:
     deps = None if args.report_only else install_missing_deps(workdir)
     print(f"AnyIO {version} test suite, Python {sys.version.split()[0]}; work dir {workdir}")
 
-    subjects = ["asyncio"] if args.baseline or args.baseline_only else []
-    subjects += [] if args.baseline_only else ["treadle"]
+    if args.gate:
+        subjects = ["asyncio", "backend"]
+    else:
+        subjects = ["asyncio"] if args.baseline or args.baseline_only else []
+        subjects += [] if args.baseline_only else ["treadle"]
+        subjects += ["backend"] if args.native else []
     runs = {s: run_pytest(s, suite, deps, args, args.pytest_args) for s in subjects}
 
     from anyio_treadle_plugin import INTERNET_TESTS
@@ -315,7 +397,10 @@ def main() -> int:
         print(f"  {node_id}: {reason}")
     for subject, (results, deselected, seconds, timed_out) in runs.items():
         reasons = collections.Counter(reason for _, reason in deselected)
-        label = "treadle (loop_factory + policy)" if subject == "treadle" else "asyncio (baseline)"
+        label = {
+            "treadle": "treadle (loop_factory + policy)",
+            "backend": "treadle (native backend)",
+        }.get(subject, "asyncio (baseline)")
         print()
         print_counts(label, results, seconds, timed_out)
         print(f"{'':<34} deselected: {dict(reasons)}")
@@ -355,8 +440,18 @@ def main() -> int:
             f"\npassed without creating a treadle loop (backend-independent or own loop): "
             f"{len(not_on_loop)}"
         )
+    if "backend" in runs and not args.gate:
+        native_bad = [
+            (k, v)
+            for k, v in sorted(runs["backend"][0].items())
+            if v["outcome"] in ("fail", "error")
+        ]
+        print_grouped(f"failing on the native backend: {len(native_bad)}", native_bad, args.details)
     if args.json:
         Path(args.json).write_text(json.dumps({s: r[0] for s, r in runs.items()}, indent=1))
+    if args.gate:
+        timed_out = any(r[3] for r in runs.values())
+        return gate(runs["asyncio"][0], runs["backend"][0], timed_out, args.details)
     return 0
 
 

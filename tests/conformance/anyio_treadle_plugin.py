@@ -11,6 +11,12 @@ records outcomes. ``TREADLE_CONFORMANCE_SUBJECT`` picks the subject:
   ``asyncio_params``, ``["asyncio"]``) and sync tests calling ``anyio.run(backend="asyncio")``
   reach treadle through ``treadle.EventLoopPolicy``, installed for the session.
 - ``asyncio``: the suite's own asyncio params, untouched (the baseline).
+- ``backend``: the native backend, ``anyio_backend = ("treadle", {"debug": True})``, for every
+  test that does not pin its backends; tests pinned to asyncio are deselected (they are about
+  asyncio, and the baseline runs them).
+
+``TREADLE_CONFORMANCE_PLAIN=1`` (the gate) also deselects the asyncio params with a loop factory
+(``asyncio+eager``, uvloop), so the baseline runs each test once, like the backend run.
 
 In both modes the trio backend and the uvloop/winloop params are deselected: the comparison is
 asyncio's loop against treadle as asyncio's loop. So are the tests in ``INTERNET_TESTS``, and, on
@@ -38,6 +44,7 @@ import pytest
 
 SUBJECT = os.environ.get("TREADLE_CONFORMANCE_SUBJECT", "treadle")
 REPORT = os.environ.get("TREADLE_CONFORMANCE_REPORT")
+PLAIN = os.environ.get("TREADLE_CONFORMANCE_PLAIN") == "1"
 
 # Tests that need the Internet, by node id (relative to the suite's rootdir), and why. The rest of
 # the suite's ``network`` mark covers tests that only resolve "localhost"; they stay.
@@ -86,6 +93,10 @@ def _treadle_params() -> list[Any]:
             )
         )
     return params
+
+
+def _backend_params() -> list[Any]:
+    return [pytest.param(("treadle", {"debug": True}), id="treadle")]
 
 
 def _install_treadle_policy() -> None:
@@ -162,20 +173,21 @@ def pytest_configure(config: pytest.Config) -> None:
     sys.addaudithook(_loopback_only)
     if SUBJECT == "treadle":
         _install_treadle_policy()
+    if SUBJECT == "backend":
+        import treadle  # noqa: F401  # makes backend="treadle" known to AnyIO
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if SUBJECT != "treadle" or "anyio_backend" not in metafunc.fixturenames:
+    if SUBJECT not in ("treadle", "backend") or "anyio_backend" not in metafunc.fixturenames:
         return
     for mark in metafunc.definition.iter_markers("parametrize"):
         names = mark.args[0] if mark.args else mark.kwargs.get("argnames", "")
         if "anyio_backend" in (names.split(",") if isinstance(names, str) else names):
             return  # the test pins its backends; the policy covers its "asyncio"
     # pytest's fixture manager skips a fixture's own params when a parametrize mark names it.
-    metafunc.definition.add_marker(
-        pytest.mark.parametrize("anyio_backend", _treadle_params(), indirect=True)
-    )
+    params = _backend_params() if SUBJECT == "backend" else _treadle_params()
+    metafunc.definition.add_marker(pytest.mark.parametrize("anyio_backend", params, indirect=True))
 
 
 def _deselect_reason(item: pytest.Item) -> str | None:
@@ -188,12 +200,18 @@ def _deselect_reason(item: pytest.Item) -> str | None:
     ):
         return _NO_IPV6_LOCALHOST
     backend = params.get("anyio_backend")
+    if backend is None and SUBJECT == "backend":
+        return "does not use the anyio_backend fixture (the baseline runs it)"
     if backend is None:
         # Tests that take the backend as their own parameter (test_run_natively, pytester runs).
         return "trio backend" if "trio" in params.values() else None
     name, options = (backend, {}) if isinstance(backend, str) else backend
+    if SUBJECT == "backend":
+        return None if name == "treadle" else f"pinned to the {name} backend"
     if name != "asyncio":
         return f"{name} backend"
+    if PLAIN and options.get("loop_factory") is not None:
+        return "asyncio with a loop factory (the gate runs plain asyncio only)"
     factory = options.get("loop_factory")
     if factory is not None and getattr(factory, "__module__", "").split(".")[0] in (
         "uvloop",

@@ -1,0 +1,332 @@
+"""Events, locks, semaphores and capacity limiters for the treadle backend.
+
+Each waits the asyncio way, on a future, so treadle's cancel scopes reach a parked waiter with
+``task.cancel()`` like any other await. Semantics and error messages are AnyIO's (the same for
+every backend): FIFO hand-over, ``fast_acquire`` skipping the yield on an uncontended acquire,
+a cancelled waiter that was already handed the resource passing it on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import OrderedDict, deque
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+from anyio import (
+    CapacityLimiterStatistics,
+    EventStatistics,
+    LockStatistics,
+    SemaphoreStatistics,
+    WouldBlock,
+)
+
+from treadle.structured import checkpoint, checkpoint_if_cancelled
+
+from ._native import NativeScope
+from ._taskinfo import TreadleTaskInfo
+
+
+async def cancel_shielded_checkpoint() -> None:
+    """Let other tasks run once, immune to cancel scopes (AnyIO's cancel_shielded_checkpoint)."""
+    with NativeScope(shield=True):
+        await asyncio.sleep(0)
+
+
+def _current_task() -> asyncio.Task[Any]:
+    task = asyncio.current_task()
+    if task is None:
+        raise RuntimeError("this must be called from inside a task")
+    return task
+
+
+class Event(anyio.Event):
+    __slots__ = ("_flag", "_waiters")
+
+    def __new__(cls) -> Self:
+        return object.__new__(cls)
+
+    def __init__(self) -> None:
+        self._flag = False
+        self._waiters: set[asyncio.Future[None]] = set()
+
+    def set(self) -> None:
+        if self._flag:
+            return
+        self._flag = True
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    async def wait(self) -> None:
+        if self._flag:
+            await checkpoint()
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.add(waiter)
+        try:
+            await waiter
+        finally:
+            self._waiters.discard(waiter)
+
+    def statistics(self) -> EventStatistics:
+        return EventStatistics(len(self._waiters))
+
+
+class Lock(anyio.Lock):
+    __slots__ = ("_fast_acquire", "_owner", "_waiters")
+
+    def __new__(cls, *, fast_acquire: bool = False) -> Self:
+        return object.__new__(cls)
+
+    def __init__(self, *, fast_acquire: bool = False) -> None:
+        self._fast_acquire = fast_acquire
+        self._owner: asyncio.Task[Any] | None = None
+        self._waiters: deque[tuple[asyncio.Task[Any], asyncio.Future[None]]] = deque()
+
+    async def acquire(self) -> None:
+        task = _current_task()
+        if self._owner is None and not self._waiters:
+            await checkpoint_if_cancelled()
+            self._owner = task
+            if not self._fast_acquire:
+                try:
+                    await cancel_shielded_checkpoint()
+                except BaseException:
+                    self.release()
+                    raise
+            return
+        if self._owner is task:
+            raise RuntimeError("Attempted to acquire an already held Lock")
+        waiter: asyncio.Future[None] = task.get_loop().create_future()
+        entry = (task, waiter)
+        self._waiters.append(entry)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed the lock just as we were cancelled: pass it on
+            else:
+                _discard(self._waiters, entry)
+            raise
+
+    def acquire_nowait(self) -> None:
+        task = _current_task()
+        if self._owner is None and not self._waiters:
+            self._owner = task
+            return
+        if self._owner is task:
+            raise RuntimeError("Attempted to acquire an already held Lock")
+        raise WouldBlock
+
+    def locked(self) -> bool:
+        return self._owner is not None
+
+    def release(self) -> None:
+        if self._owner is not asyncio.current_task():
+            raise RuntimeError("The current task is not holding this lock")
+        while self._waiters:
+            task, waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._owner = task
+                waiter.set_result(None)
+                return
+        self._owner = None
+
+    def statistics(self) -> LockStatistics:
+        owner = TreadleTaskInfo(self._owner) if self._owner is not None else None
+        return LockStatistics(self.locked(), owner, len(self._waiters))
+
+
+class Semaphore(anyio.Semaphore):
+    __slots__ = ("_fast_acquire", "_max_value", "_value", "_waiters")
+
+    def __new__(
+        cls, initial_value: int, *, max_value: int | None = None, fast_acquire: bool = False
+    ) -> Self:
+        return object.__new__(cls)
+
+    def __init__(
+        self, initial_value: int, *, max_value: int | None = None, fast_acquire: bool = False
+    ) -> None:
+        super().__init__(initial_value, max_value=max_value)  # AnyIO's argument checks
+        self._value = initial_value
+        self._max_value = max_value
+        self._fast_acquire = fast_acquire
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self) -> None:
+        if self._value > 0 and not self._waiters:
+            await checkpoint_if_cancelled()
+            self._value -= 1
+            if not self._fast_acquire:
+                try:
+                    await cancel_shielded_checkpoint()
+                except BaseException:
+                    self.release()
+                    raise
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.release()
+            else:
+                _discard(self._waiters, waiter)
+            raise
+
+    def acquire_nowait(self) -> None:
+        if self._value == 0:
+            raise WouldBlock
+        self._value -= 1
+
+    def release(self) -> None:
+        if self._max_value is not None and self._value == self._max_value:
+            raise ValueError("semaphore released too many times")
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._value += 1
+
+    @property
+    def value(self) -> int:
+        return self._value
+
+    @property
+    def max_value(self) -> int | None:
+        return self._max_value
+
+    def statistics(self) -> SemaphoreStatistics:
+        return SemaphoreStatistics(len(self._waiters))
+
+
+class CapacityLimiter(anyio.CapacityLimiter):
+    __slots__ = ("_borrowers", "_total_tokens", "_waiting")
+
+    def __new__(cls, total_tokens: float) -> Self:
+        return object.__new__(cls)
+
+    def __init__(self, total_tokens: float) -> None:
+        self._total_tokens: float = 0
+        self._borrowers: set[object] = set()
+        # borrower -> the future that hands it a token, in arrival order
+        self._waiting: OrderedDict[object, asyncio.Future[None]] = OrderedDict()
+        self.total_tokens = total_tokens
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    @property
+    def total_tokens(self) -> float:
+        return self._total_tokens
+
+    @total_tokens.setter
+    def total_tokens(self, value: float) -> None:
+        if not isinstance(value, int) and not math.isinf(value):
+            raise TypeError("total_tokens must be an int or math.inf")
+        if value < 0:
+            raise ValueError("total_tokens must be >= 0")
+        self._total_tokens = value
+        while self._hand_over():
+            pass
+
+    @property
+    def borrowed_tokens(self) -> int:
+        return len(self._borrowers)
+
+    @property
+    def available_tokens(self) -> float:
+        return self._total_tokens - len(self._borrowers)
+
+    def _hand_over(self) -> bool:
+        """Give a free token to the first waiter; False when there is none or no token."""
+        while self._waiting and len(self._borrowers) < self._total_tokens:
+            borrower, waiter = self._waiting.popitem(last=False)
+            if waiter.done():
+                continue  # cancelled, and its task has not run its cleanup yet
+            self._borrowers.add(borrower)
+            waiter.set_result(None)
+            return True
+        return False
+
+    def acquire_nowait(self) -> None:
+        self.acquire_on_behalf_of_nowait(_current_task())
+
+    def acquire_on_behalf_of_nowait(self, borrower: object) -> None:
+        if borrower in self._borrowers:
+            raise RuntimeError(
+                "this borrower is already holding one of this CapacityLimiter's tokens"
+            )
+        if self._waiting or len(self._borrowers) >= self._total_tokens:
+            raise WouldBlock
+        self._borrowers.add(borrower)
+
+    async def acquire(self) -> None:
+        await self.acquire_on_behalf_of(_current_task())
+
+    async def acquire_on_behalf_of(self, borrower: object) -> None:
+        await checkpoint_if_cancelled()
+        try:
+            self.acquire_on_behalf_of_nowait(borrower)
+        except WouldBlock:
+            await self._wait_for_token(borrower)
+            return
+        try:
+            await cancel_shielded_checkpoint()
+        except BaseException:
+            self.release_on_behalf_of(borrower)
+            raise
+
+    async def _wait_for_token(self, borrower: object) -> None:
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting[borrower] = waiter
+        try:
+            await waiter
+        except BaseException:
+            self._waiting.pop(borrower, None)
+            if waiter.done() and not waiter.cancelled():
+                self._borrowers.discard(borrower)  # handed a token as we were cancelled
+                self._hand_over()
+            raise
+
+    def release(self) -> None:
+        self.release_on_behalf_of(_current_task())
+
+    def release_on_behalf_of(self, borrower: object) -> None:
+        try:
+            self._borrowers.remove(borrower)
+        except KeyError:
+            raise RuntimeError(
+                "this borrower isn't holding any of this CapacityLimiter's tokens"
+            ) from None
+        self._hand_over()
+
+    def statistics(self) -> CapacityLimiterStatistics:
+        return CapacityLimiterStatistics(
+            self.borrowed_tokens, self.total_tokens, tuple(self._borrowers), len(self._waiting)
+        )
+
+
+def _discard(queue: deque[Any], item: object) -> None:
+    try:
+        queue.remove(item)
+    except ValueError:
+        pass  # already handed over and popped
