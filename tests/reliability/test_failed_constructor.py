@@ -62,7 +62,9 @@ def test_poller_from_environment_missing_on_this_os_raises_once(
 
 def test_object_that_is_not_a_clock_raises_once(unraisable: list[Any]) -> None:
     error = _build(lambda: EventLoop(clock=object()))  # type: ignore[arg-type]  # the misuse
-    assert isinstance(error, AttributeError)
+    # A TypeError naming what a clock needs (issue 11), raised before anything is opened.
+    assert isinstance(error, TypeError)
+    assert "start_clock" in str(error)
     del error
     gc.collect()
     assert unraisable == []
