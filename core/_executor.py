@@ -176,7 +176,23 @@ def _set_result(future: asyncio.Future[Any], result: Any) -> None:
 
 def _set_exception(future: asyncio.Future[Any], exc: Any) -> None:
     if not future.cancelled():
-        future.set_exception(exc)
+        future.set_exception(_as_asyncio_error(exc))
+
+
+# asyncio's wrap_future hands the awaiting task asyncio's own CancelledError and InvalidStateError
+# where the function raised concurrent.futures' (distinct classes since 3.8), keeping the args and
+# traceback; settling the loop future directly must do the same.
+_CONCURRENT_TO_ASYNCIO: dict[type[BaseException], type[BaseException]] = {
+    concurrent.futures.CancelledError: asyncio.CancelledError,
+    concurrent.futures.InvalidStateError: asyncio.InvalidStateError,
+}
+
+
+def _as_asyncio_error(exc: BaseException) -> BaseException:
+    replacement = _CONCURRENT_TO_ASYNCIO.get(type(exc))
+    if replacement is None:
+        return exc
+    return replacement(*exc.args).with_traceback(exc.__traceback__)
 
 
 def _cancel(future: asyncio.Future[Any], _: None) -> None:

@@ -144,3 +144,33 @@ def test_run_in_executor_base_exception_reaches_the_awaiter(
             await loop.run_in_executor(None, fail)
 
     run(main())
+
+
+@pytest.mark.parametrize(
+    ("raised", "seen"),
+    [
+        (concurrent.futures.CancelledError, asyncio.CancelledError),
+        (concurrent.futures.InvalidStateError, asyncio.InvalidStateError),
+    ],
+)
+def test_run_in_executor_concurrent_errors_become_asyncio_errors(
+    loop: asyncio.AbstractEventLoop,
+    run: Callable[[Any], Any],
+    raised: type[BaseException],
+    seen: type[BaseException],
+) -> None:
+    # asyncio's wrap_future converts these two (CPython's test_tasks
+    # test_run_coroutine_threadsafe_task_cancelled depends on it), keeping the arguments.
+    def fail() -> None:
+        raise raised("from the worker")
+
+    async def main() -> BaseException:
+        try:
+            await loop.run_in_executor(None, fail)
+        except BaseException as exc:  # CancelledError is a BaseException
+            return exc
+        raise AssertionError("no error")
+
+    error = run(main())
+    assert type(error) is seen
+    assert error.args == ("from the worker",)
