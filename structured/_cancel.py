@@ -41,6 +41,9 @@ from ._tasks import TaskState, state_for, states
 
 _current_task = asyncio.current_task
 
+# The CancelledError message when a scope's deadline cancelled it.
+_DEADLINE_MESSAGE = "cancelled: the cancel scope's deadline passed"
+
 
 class ScopeState(enum.Enum):
     NEW = "new"
@@ -67,6 +70,7 @@ class CancelScope:
         "_host",
         "_loop",
         "_parent",
+        "_reason",
         "_shield",
         "_state",
         "_tasks",
@@ -88,6 +92,8 @@ class CancelScope:
         self._tasks: set[TaskState] | None = None  # nursery children rooted here (nurseries only)
         self._timer: asyncio.TimerHandle | None = None
         self._cancelling = 0  # task.cancelling() at __enter__
+        # The CancelledError message for tasks this scope cancels; set by cancel() (None before).
+        self._reason: str | None = None
 
     def __repr__(self) -> str:
         parts = [self._state.value]
@@ -133,6 +139,7 @@ class CancelScope:
             self._loop = loop = task.get_loop()
             if self._deadline <= loop.time():
                 self._cancel_called = True
+                self._reason = _DEADLINE_MESSAGE
             else:
                 self._timer = loop.call_at(self._deadline, self._expire)
         if self._cancel_called:
@@ -219,14 +226,26 @@ class CancelScope:
 
     # -- cancelling -----------------------------------------------------------------------------
 
-    def cancel(self) -> None:
+    def cancel(self, reason: str | None = None) -> None:
         """Cancel this scope: every checkpoint inside raises CancelledError until it exits.
 
-        Idempotent; harmless before entering (the scope starts cancelled) and after exiting.
+        ``reason`` (trio.CancelScope.cancel's parameter, Trio 0.35) goes into the message of
+        the CancelledError the tasks inside get, with the name of the task that called
+        ``cancel()``: ``"cancelled by task 'main'; reason: shutting down"``. Idempotent (the
+        first call's reason stays); harmless before entering (the scope starts cancelled) and
+        after exiting.
         """
         if self._cancel_called:
             return
+        task = _current_task()
+        message = "cancelled by " + (f"task {task.get_name()!r}" if task else "a callback")
+        self._cancel_with(message if reason is None else f"{message}; reason: {reason}")
+
+    def _cancel_with(self, message: str) -> None:
+        if self._cancel_called:
+            return
         self._cancel_called = True
+        self._reason = message
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -243,7 +262,7 @@ class CancelScope:
 
     def _expire(self) -> None:
         self._timer = None
-        self.cancel()
+        self._cancel_with(_DEADLINE_MESSAGE)
 
     @property
     def cancel_called(self) -> bool:
@@ -254,7 +273,7 @@ class CancelScope:
             and self._deadline != math.inf
             and self._deadline <= self._host_loop().time()
         ):
-            self.cancel()  # the timer is due but has not run yet
+            self._cancel_with(_DEADLINE_MESSAGE)  # the timer is due but has not run yet
         return self._cancel_called
 
     @property
@@ -283,7 +302,7 @@ class CancelScope:
             return
         loop = self._host_loop()
         if value <= loop.time():
-            self.cancel()
+            self._cancel_with(_DEADLINE_MESSAGE)
         else:
             self._timer = loop.call_at(value, self._expire)
 
@@ -308,6 +327,12 @@ class CancelScope:
 
 
 # -- the tree ---------------------------------------------------------------------------------
+
+
+def cancel_message(scope: CancelScope | None) -> str | None:
+    """The message for a CancelledError raised in ``scope``: its visible cancelled scope's."""
+    origin = effective_cancel(scope)
+    return origin._reason if origin is not None else None
 
 
 def effective_cancel(scope: CancelScope | None) -> CancelScope | None:
@@ -375,7 +400,7 @@ def _deliver(state: TaskState, batch: list[TaskState]) -> None:
     else:
         state.delivered += 1
         state.waited_on = waiter
-        task.cancel()
+        task.cancel(cancel_message(state.scope))
     batch.append(state)
 
 

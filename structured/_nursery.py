@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
-from ._cancel import CancelScope, deliver, effective_cancel
+from ._cancel import CancelScope, cancel_message, deliver, effective_cancel
 from ._spawn_checks import coroutine_or_error
 from ._task_status import TASK_STATUS_IGNORED, TaskStatus
 from ._tasks import TaskState, state_for, states
@@ -135,7 +135,9 @@ class Nursery:
             error = task.exception()
             if error is not None:
                 self._errors.append(error)
-                self._scope.cancel()
+                self._scope._cancel_with(
+                    f"cancelled: child task {task.get_name()!r} raised {type(error).__name__}"
+                )
         if not tasks and self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
@@ -154,7 +156,7 @@ class Nursery:
                     # task.cancel() by someone else (treadle's own deliveries skip an immune
                     # task): like a TaskGroup, cancel the children, keep waiting, re-raise later.
                     cancelled_from_outside = True
-                    self._scope.cancel()
+                    self._scope._cancel_with("cancelled: the nursery's host task was cancelled")
         finally:
             self._host.immune = False
             self._waiter = None
@@ -265,7 +267,7 @@ class open_nursery:
             # CancelledError from task.cancel(), also asyncio TaskGroup's).
             if not body_cancelled:
                 nursery._errors.append(exc)
-            scope.cancel()
+            scope._cancel_with(f"cancelled: the nursery's body raised {type(exc).__name__}")
         waited = bool(scope._tasks)
         outside = await nursery._wait_for_children() if waited else False
         nursery._closed = True
@@ -278,7 +280,8 @@ class open_nursery:
         elif body_cancelled:
             raised = exc
         elif outside or (waited and effective_cancel(scope) is not None):
-            raised = asyncio.CancelledError()  # the wait was a checkpoint in a cancelled scope
+            # The wait was a checkpoint in a cancelled scope.
+            raised = asyncio.CancelledError(cancel_message(scope))
         if scope.__exit__(type(raised) if raised else None, raised, None):
             return True
         if raised is None or raised is exc:

@@ -7,8 +7,8 @@ iteration the way AnyIO's asyncio backend must; a cancelled task pays only while
 cancelled (structured/_cancel.py explains the delivery).
 
 Differences kept on purpose: the group's error is treadle's ``BaseExceptionGroup("errors in a
-treadle nursery", ...)``; ``cancel(reason)`` accepts a reason but the CancelledError does not
-carry it (treadle's scopes have no reason yet).
+treadle nursery", ...)``; the CancelledError's message is treadle's wording (it names the
+cancelling task and the reason, as AnyIO's asyncio backend does, in other words).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class CancelScope(NativeScope, anyio.CancelScope):  # type: ignore[misc]
         pass  # see __new__
 
     def cancel(self, reason: str | None = None) -> None:
-        NativeScope.cancel(self)
+        NativeScope.cancel(self, reason)
 
 
 class ScopeView(anyio.CancelScope):
@@ -82,7 +82,7 @@ class ScopeView(anyio.CancelScope):
         return self._native.__exit__(exc_type, exc_val, exc_tb)
 
     def cancel(self, reason: str | None = None) -> None:
-        self._native.cancel()
+        self._native.cancel(reason)
 
     @property
     def deadline(self) -> float:
