@@ -221,7 +221,7 @@ class CancelScope:
                 self._cancelled_caught = True
                 if rest is None:
                     return True
-                raise rest from None  # the group minus the cancellations we caused
+                _reraise_as_is(rest)  # the group minus the cancellations we caused
         return False
 
     # -- cancelling -----------------------------------------------------------------------------
@@ -434,6 +434,20 @@ def follow_up(state: TaskState) -> None:
 
 def _follow_up_after(state: TaskState, _: asyncio.Future[Any]) -> None:
     follow_up(state)
+
+
+def _reraise_as_is(group: BaseExceptionGroup[BaseException]) -> None:
+    """Raise ``group`` keeping the cause and context ``split()`` copied from the original.
+
+    A plain ``raise`` inside ``__exit__`` would set ``__context__`` to the group being handled
+    (the original), and ``raise ... from None`` would drop the cause: both hide what the body saw.
+    """
+    context = group.__context__
+    try:
+        raise group
+    finally:
+        group.__context__ = context
+        del context, group
 
 
 def _has_started(task: asyncio.Task[Any]) -> bool:
