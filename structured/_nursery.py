@@ -37,7 +37,16 @@ _GROUP_MESSAGE = "errors in a treadle nursery"
 class Nursery:
     """Where child tasks live; get one from ``async with open_nursery() as nursery``."""
 
-    __slots__ = ("_closed", "_errors", "_host", "_loop", "_scope", "_strict", "_waiter")
+    __slots__ = (
+        "_closed",
+        "_errors",
+        "_host",
+        "_loop",
+        "_pending_starts",
+        "_scope",
+        "_strict",
+        "_waiter",
+    )
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, host: TaskState, scope: CancelScope
@@ -51,6 +60,10 @@ class Nursery:
         # Strict: errors always come out as an ExceptionGroup, as Trio does by default. Only the
         # staging nursery of start() is lenient, so that start() raises its child's error itself.
         self._strict = True
+        # start() calls waiting for their child's started(): the nursery stays open for them
+        # (Trio's rule), so a child that calls started() after the nursery was cancelled moves
+        # in and is cancelled there, instead of finding the nursery closed.
+        self._pending_starts = 0
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -97,11 +110,16 @@ class Nursery:
         """
         if self._closed:
             raise _closed_error()
-        async with open_nursery() as staging:
-            staging._strict = False
-            status: _PendingStart[Any] = _PendingStart(staging, self)
-            coro = coroutine_or_error("nursery.start", fn, args, {"task_status": status})
-            staging._spawn(coro, name, status)
+        self._pending_starts += 1
+        try:
+            async with open_nursery() as staging:
+                staging._strict = False
+                status: _PendingStart[Any] = _PendingStart(staging, self)
+                coro = coroutine_or_error("nursery.start", fn, args, {"task_status": status})
+                staging._spawn(coro, name, status)
+        finally:
+            self._pending_starts -= 1
+            self._wake_if_empty()
         if not status._called:
             raise RuntimeError("child exited without calling task_status.started()")
         return status._value
@@ -138,17 +156,27 @@ class Nursery:
                 self._scope._cancel_with(
                     f"cancelled: child task {task.get_name()!r} raised {type(error).__name__}"
                 )
-        if not tasks and self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        if not tasks:
+            self._wake_if_empty()
+
+    def _wake_if_empty(self) -> None:
+        waiter = self._waiter
+        if (
+            waiter is not None
+            and not self._scope._tasks
+            and not self._pending_starts
+            and not waiter.done()
+        ):
+            waiter.set_result(None)
 
     async def _wait_for_children(self) -> bool:
-        """Wait until no child is left; True if the body task was cancelled from outside."""
+        """Wait until no child or pending start() is left; True if cancelled from outside."""
         tasks = self._scope._tasks
         assert tasks is not None
         cancelled_from_outside = False
         self._host.immune = True
         try:
-            while tasks:
+            while tasks or self._pending_starts:
                 self._waiter = self._loop.create_future()
                 try:
                     await self._waiter
@@ -268,7 +296,7 @@ class open_nursery:
             if not body_cancelled:
                 nursery._errors.append(exc)
             scope._cancel_with(f"cancelled: the nursery's body raised {type(exc).__name__}")
-        waited = bool(scope._tasks)
+        waited = bool(scope._tasks) or nursery._pending_starts > 0
         outside = await nursery._wait_for_children() if waited else False
         nursery._closed = True
         errors = nursery._errors
