@@ -185,6 +185,7 @@ class CancelScope:
             self._timer.cancel()
             self._timer = None
         self._state = ScopeState.EXITED
+        self._host = None
 
     def _close(self, host: TaskState, task: asyncio.Task[Any], exc: BaseException | None) -> bool:
         # _detach(), inlined: this runs for every scope exit.
@@ -196,6 +197,9 @@ class CancelScope:
             self._timer.cancel()
             self._timer = None
         self._state = ScopeState.EXITED
+        # An exited scope may outlive its task (a task group object kept by its creator): it
+        # must not keep the task, and the exception the task ended with, alive.
+        self._host = None
         if not self._cancel_called:
             if self._shield and effective_cancel(parent) is not None:
                 deliver(host)  # leaving a shield into a cancelled scope: next checkpoint raises

@@ -18,6 +18,7 @@ cancellation through the tree instead.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
@@ -137,7 +138,9 @@ class Nursery:
         states[task] = state
         assert scope._tasks is not None
         scope._tasks.add(state)
-        task.add_done_callback(_child_done)
+        # An empty context, as in _tasks.state_for: the task's own would keep every context
+        # variable value it holds now alive until the child ends.
+        task.add_done_callback(_child_done, context=contextvars.Context())
         if status is not None:
             status._state = state
         if effective_cancel(scope) is not None:
