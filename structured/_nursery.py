@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from ._cancel import CancelScope, cancel_message, deliver, effective_cancel
 from ._spawn_checks import coroutine_or_error
 from ._task_status import TASK_STATUS_IGNORED, TaskStatus
-from ._tasks import TaskState, state_for, states
+from ._tasks import TaskState, states
 
 _T = TypeVar("_T")
 
@@ -276,9 +276,10 @@ class open_nursery:
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError("open_nursery() must be used inside an asyncio task")
-        host = states.get(task) or state_for(task)
         scope = CancelScope()
-        scope._enter_as(host, task)
+        scope.__enter__()
+        host = scope._host
+        assert host is not None  # set by __enter__
         scope._tasks = set()
         self._nursery = nursery = Nursery(task.get_loop(), host, scope)
         return nursery

@@ -161,14 +161,13 @@ async def open_process(
     if isinstance(command, os.PathLike):
         command = os.fspath(command)
     loop = asyncio.get_running_loop()
-    pipes = {"stdin": stdin, "stdout": stdout, "stderr": stderr}
     if isinstance(command, str | bytes):
         transport, protocol = await loop.subprocess_shell(
-            _ExitReportingProtocol, command, **pipes, **kwargs
+            _ExitReportingProtocol, command, stdin=stdin, stdout=stdout, stderr=stderr, **kwargs
         )
     else:
         transport, protocol = await loop.subprocess_exec(
-            _ExitReportingProtocol, *command, **pipes, **kwargs
+            _ExitReportingProtocol, *command, stdin=stdin, stdout=stdout, stderr=stderr, **kwargs
         )
     process = asyncio.subprocess.Process(transport, protocol, loop)
     return Process(process, transport, protocol.exited)
