@@ -365,16 +365,17 @@ def deliver_to_subtree(root: CancelScope) -> None:
     not entered. All the follow-up checks go in one callback queued after every wake-up.
     """
     batch: list[TaskState] = []
+    message = cancel_message(root)  # one origin for the whole subtree
     pending = [root]
     while pending:
         scope = pending.pop()
         host = scope._host
         if host is not None and host.scope is scope:
-            _deliver(host, batch)
+            _deliver(host, batch, message)
         if scope._tasks:
             for state in scope._tasks:
                 if state.scope is scope:
-                    _deliver(state, batch)
+                    _deliver(state, batch, message)
         if scope._children:
             pending.extend(
                 child for child in scope._children if not child._shield and not child._cancel_called
@@ -386,12 +387,12 @@ def deliver_to_subtree(root: CancelScope) -> None:
 def deliver(state: TaskState) -> None:
     """Make ``state.task`` raise CancelledError at its next checkpoint (or now, if parked)."""
     batch: list[TaskState] = []
-    _deliver(state, batch)
+    _deliver(state, batch, cancel_message(state.scope))
     if batch:
         state.task.get_loop().call_soon(_run_follow_ups, batch)
 
 
-def _deliver(state: TaskState, batch: list[TaskState]) -> None:
+def _deliver(state: TaskState, batch: list[TaskState], message: str | None) -> None:
     if state.in_flight or state.immune:
         return
     task = state.task
@@ -412,7 +413,7 @@ def _deliver(state: TaskState, batch: list[TaskState]) -> None:
     else:
         state.delivered += 1
         state.waited_on = waiter
-        task.cancel(cancel_message(state.scope))
+        task.cancel(message)
     batch.append(state)
 
 

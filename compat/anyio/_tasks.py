@@ -176,7 +176,7 @@ class TaskGroup(anyio.abc.TaskGroup):
         assert manager is not None
         assert nursery is not None
         try:
-            if not nursery.child_tasks:
+            if not nursery.cancel_scope._tasks:  # (child_tasks would build a frozenset)
                 # AnyIO's rule: leaving a task group is a yield point even with no children.
                 await cancel_shielded_checkpoint()
             return await manager.__aexit__(exc_type, exc_val, exc_tb)
