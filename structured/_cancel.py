@@ -22,6 +22,10 @@ How it is delivered on asyncio's C Task, whose step we cannot override:
    task has suspended. A task not started yet is deferred the same way, so a nursery child spawned
    into a cancelled scope runs up to its first checkpoint, as in Trio.
 
+Messages: ``task.cancel(msg)`` carries the message of the cancelled scope that is visible from
+the task (``cancel(reason)``'s, or the deadline's), so the CancelledError says why; a subtree's
+delivery computes it once.
+
 Counting: each ``task.cancel()`` we make adds one to ``task.cancelling()``; the catching scope
 calls ``uncancel()`` that many times, then swallows the CancelledError only if
 ``task.cancelling()`` is back to where it was when the scope was entered. A cancellation someone

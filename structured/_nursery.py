@@ -107,7 +107,9 @@ class Nursery:
         it raises before then comes out of this call as itself (not in an ExceptionGroup), as
         trio.Nursery.start and AnyIO's TaskGroup.start do; afterwards it lives in this nursery.
         A function without a ``task_status`` parameter fails here with Python's own TypeError.
-        RuntimeError when the child returns without calling ``started()``.
+        RuntimeError when the child returns without calling ``started()``. This nursery stays
+        open while the call is pending (Trio's rule): if it is cancelled meanwhile, the child
+        still moves in on ``started()`` and is cancelled at its next checkpoint.
         """
         if self._closed:
             raise _closed_error()
