@@ -18,14 +18,15 @@ cancellation through the tree instead.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
-from ._cancel import CancelScope, deliver, effective_cancel
+from ._cancel import CancelScope, cancel_message, deliver, effective_cancel
 from ._spawn_checks import coroutine_or_error
 from ._task_status import TASK_STATUS_IGNORED, TaskStatus
-from ._tasks import TaskState, state_for, states
+from ._tasks import TaskState, states
 
 _T = TypeVar("_T")
 
@@ -37,7 +38,16 @@ _GROUP_MESSAGE = "errors in a treadle nursery"
 class Nursery:
     """Where child tasks live; get one from ``async with open_nursery() as nursery``."""
 
-    __slots__ = ("_closed", "_errors", "_host", "_loop", "_scope", "_strict", "_waiter")
+    __slots__ = (
+        "_closed",
+        "_errors",
+        "_host",
+        "_loop",
+        "_pending_starts",
+        "_scope",
+        "_strict",
+        "_waiter",
+    )
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, host: TaskState, scope: CancelScope
@@ -51,6 +61,10 @@ class Nursery:
         # Strict: errors always come out as an ExceptionGroup, as Trio does by default. Only the
         # staging nursery of start() is lenient, so that start() raises its child's error itself.
         self._strict = True
+        # start() calls waiting for their child's started(): the nursery stays open for them
+        # (Trio's rule), so a child that calls started() after the nursery was cancelled moves
+        # in and is cancelled there, instead of finding the nursery closed.
+        self._pending_starts = 0
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -93,15 +107,22 @@ class Nursery:
         it raises before then comes out of this call as itself (not in an ExceptionGroup), as
         trio.Nursery.start and AnyIO's TaskGroup.start do; afterwards it lives in this nursery.
         A function without a ``task_status`` parameter fails here with Python's own TypeError.
-        RuntimeError when the child returns without calling ``started()``.
+        RuntimeError when the child returns without calling ``started()``. This nursery stays
+        open while the call is pending (Trio's rule): if it is cancelled meanwhile, the child
+        still moves in on ``started()`` and is cancelled at its next checkpoint.
         """
         if self._closed:
             raise _closed_error()
-        async with open_nursery() as staging:
-            staging._strict = False
-            status: _PendingStart[Any] = _PendingStart(staging, self)
-            coro = coroutine_or_error("nursery.start", fn, args, {"task_status": status})
-            staging._spawn(coro, name, status)
+        self._pending_starts += 1
+        try:
+            async with open_nursery() as staging:
+                staging._strict = False
+                status: _PendingStart[Any] = _PendingStart(staging, self)
+                coro = coroutine_or_error("nursery.start", fn, args, {"task_status": status})
+                staging._spawn(coro, name, status)
+        finally:
+            self._pending_starts -= 1
+            self._wake_if_empty()
         if not status._called:
             raise RuntimeError("child exited without calling task_status.started()")
         return status._value
@@ -119,7 +140,9 @@ class Nursery:
         states[task] = state
         assert scope._tasks is not None
         scope._tasks.add(state)
-        task.add_done_callback(_child_done)
+        # An empty context, as in _tasks.state_for: the task's own would keep every context
+        # variable value it holds now alive until the child ends.
+        task.add_done_callback(_child_done, context=contextvars.Context())
         if status is not None:
             status._state = state
         if effective_cancel(scope) is not None:
@@ -135,18 +158,30 @@ class Nursery:
             error = task.exception()
             if error is not None:
                 self._errors.append(error)
-                self._scope.cancel()
-        if not tasks and self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+                self._scope._cancel_with(
+                    f"cancelled: child task {task.get_name()!r} raised {type(error).__name__}"
+                )
+        if not tasks:
+            self._wake_if_empty()
+
+    def _wake_if_empty(self) -> None:
+        waiter = self._waiter
+        if (
+            waiter is not None
+            and not self._scope._tasks
+            and not self._pending_starts
+            and not waiter.done()
+        ):
+            waiter.set_result(None)
 
     async def _wait_for_children(self) -> bool:
-        """Wait until no child is left; True if the body task was cancelled from outside."""
+        """Wait until no child or pending start() is left; True if cancelled from outside."""
         tasks = self._scope._tasks
         assert tasks is not None
         cancelled_from_outside = False
         self._host.immune = True
         try:
-            while tasks:
+            while tasks or self._pending_starts:
                 self._waiter = self._loop.create_future()
                 try:
                     await self._waiter
@@ -154,7 +189,7 @@ class Nursery:
                     # task.cancel() by someone else (treadle's own deliveries skip an immune
                     # task): like a TaskGroup, cancel the children, keep waiting, re-raise later.
                     cancelled_from_outside = True
-                    self._scope.cancel()
+                    self._scope._cancel_with("cancelled: the nursery's host task was cancelled")
         finally:
             self._host.immune = False
             self._waiter = None
@@ -243,9 +278,10 @@ class open_nursery:
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError("open_nursery() must be used inside an asyncio task")
-        host = states.get(task) or state_for(task)
         scope = CancelScope()
-        scope._enter_as(host, task)
+        scope.__enter__()
+        host = scope._host
+        assert host is not None  # set by __enter__
         scope._tasks = set()
         self._nursery = nursery = Nursery(task.get_loop(), host, scope)
         return nursery
@@ -265,8 +301,8 @@ class open_nursery:
             # CancelledError from task.cancel(), also asyncio TaskGroup's).
             if not body_cancelled:
                 nursery._errors.append(exc)
-            scope.cancel()
-        waited = bool(scope._tasks)
+            scope._cancel_with(f"cancelled: the nursery's body raised {type(exc).__name__}")
+        waited = bool(scope._tasks) or nursery._pending_starts > 0
         outside = await nursery._wait_for_children() if waited else False
         nursery._closed = True
         errors = nursery._errors
@@ -278,7 +314,8 @@ class open_nursery:
         elif body_cancelled:
             raised = exc
         elif outside or (waited and effective_cancel(scope) is not None):
-            raised = asyncio.CancelledError()  # the wait was a checkpoint in a cancelled scope
+            # The wait was a checkpoint in a cancelled scope.
+            raised = asyncio.CancelledError(cancel_message(scope))
         if scope.__exit__(type(raised) if raised else None, raised, None):
             return True
         if raised is None or raised is exc:

@@ -29,8 +29,10 @@ def _raise_if_cancelled() -> None:
     if task is None:
         raise RuntimeError("this must be called from inside an asyncio task")
     state = states.get(task)
-    if state is not None and effective_cancel(state.scope) is not None:
-        raise asyncio.CancelledError
+    if state is not None:
+        origin = effective_cancel(state.scope)
+        if origin is not None:
+            raise asyncio.CancelledError(origin._reason)
 
 
 async def checkpoint_if_cancelled() -> None:

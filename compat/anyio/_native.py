@@ -56,8 +56,10 @@ def raise_if_cancelled() -> None:
     task = asyncio.current_task()
     if task is not None:
         state = states.get(task)
-        if state is not None and effective_cancel(state.scope) is not None:
-            raise asyncio.CancelledError
+        if state is not None:
+            origin = effective_cancel(state.scope)
+            if origin is not None:
+                raise asyncio.CancelledError(origin._reason)
 
 
 def cancel_requests_from_outside(task: asyncio.Task[Any]) -> int:

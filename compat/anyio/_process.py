@@ -1,8 +1,10 @@
 """Subprocesses for the treadle backend, on asyncio's public subprocess API.
 
-``open_process`` calls ``asyncio.create_subprocess_exec``/``_shell``, which reach the loop's
-``subprocess_exec``/``subprocess_shell``. While treadle's loop lacks them (they land with issue 10)
-the NotImplementedError is re-raised naming the missing loop feature.
+``open_process`` calls the loop's ``subprocess_exec``/``subprocess_shell`` (treadle's, in
+core/subprocess/) with asyncio's stream protocol, extended to report the child's exit: ``wait()``
+returns when the child has exited, not when its pipes close too (a grandchild may hold them open),
+as on AnyIO's asyncio backend. ``aclose()`` closes the pipes themselves, so a child blocked on a
+full stdout gets EPIPE and can exit.
 """
 
 from __future__ import annotations
@@ -20,10 +22,20 @@ from treadle.structured import checkpoint, checkpoint_if_cancelled, sleep
 from ._native import NativeScope
 from ._sync import cancel_shielded_checkpoint
 
-_MISSING = (
-    "treadle's event loop does not implement loop.subprocess_exec()/subprocess_shell() yet, "
-    "which anyio.open_process() and anyio.run_process() need on the treadle backend"
-)
+# asyncio.subprocess's default StreamReader limit (create_subprocess_exec's ``limit``).
+_LIMIT = 2**16
+
+
+class _ExitReportingProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """asyncio's subprocess protocol, plus an Event set when the child has exited."""
+
+    def __init__(self) -> None:
+        super().__init__(limit=_LIMIT, loop=asyncio.get_running_loop())
+        self.exited = asyncio.Event()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        self.exited.set()
 
 
 class _Receive(anyio.abc.ByteReceiveStream):
@@ -68,29 +80,44 @@ class _Send(anyio.abc.ByteSendStream):
 
 
 class Process(anyio.abc.Process):
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(
+        self,
+        process: asyncio.subprocess.Process,
+        transport: asyncio.SubprocessTransport,
+        exited: asyncio.Event,
+    ) -> None:
         self._process = process
+        self._transport = transport
+        self._exited = exited
         self._stdin = _Send(process.stdin) if process.stdin else None
         self._stdout = _Receive(process.stdout) if process.stdout else None
         self._stderr = _Receive(process.stderr) if process.stderr else None
 
     async def aclose(self) -> None:
         with NativeScope(shield=True) as scope:
-            for stream in (self._stdin, self._stdout, self._stderr):
+            for fd, stream in enumerate((self._stdin, self._stdout, self._stderr)):
                 if stream is not None:
                     await stream.aclose()
+                    # The pipe itself too: a child blocked writing to a full pipe nobody reads
+                    # gets EPIPE (or SIGPIPE) and exits, instead of wait() below hanging.
+                    pipe = self._transport.get_pipe_transport(fd)
+                    if pipe is not None:
+                        pipe.close()
             scope.shield = False
             try:
                 await self.wait()
             except BaseException:
                 scope.shield = True
-                if self._process.returncode is None:
-                    self._process.kill()
+                self._transport.close()  # kills the child if it still runs (asyncio's close())
                 await self.wait()
                 raise
 
     async def wait(self) -> int:
-        return await self._process.wait()
+        """The exit status, once the child has exited (its pipes may still be open)."""
+        await self._exited.wait()
+        returncode = self._process.returncode
+        assert returncode is not None  # set before process_exited() is called
+        return returncode
 
     def terminate(self) -> None:
         self._process.terminate()
@@ -133,18 +160,17 @@ async def open_process(
     await checkpoint()
     if isinstance(command, os.PathLike):
         command = os.fspath(command)
-    try:
-        if isinstance(command, str | bytes):
-            process = await asyncio.create_subprocess_shell(
-                command, stdin=stdin, stdout=stdout, stderr=stderr, **kwargs
-            )
-        else:
-            process = await asyncio.create_subprocess_exec(
-                *command, stdin=stdin, stdout=stdout, stderr=stderr, **kwargs
-            )
-    except NotImplementedError as exc:
-        raise NotImplementedError(_MISSING) from exc
-    return Process(process)
+    loop = asyncio.get_running_loop()
+    if isinstance(command, str | bytes):
+        transport, protocol = await loop.subprocess_shell(
+            _ExitReportingProtocol, command, stdin=stdin, stdout=stdout, stderr=stderr, **kwargs
+        )
+    else:
+        transport, protocol = await loop.subprocess_exec(
+            _ExitReportingProtocol, *command, stdin=stdin, stdout=stdout, stderr=stderr, **kwargs
+        )
+    process = asyncio.subprocess.Process(transport, protocol, loop)
+    return Process(process, transport, protocol.exited)
 
 
 async def shutdown_process_pool_on_exit(workers: set[anyio.abc.Process]) -> None:

@@ -7,8 +7,8 @@ iteration the way AnyIO's asyncio backend must; a cancelled task pays only while
 cancelled (structured/_cancel.py explains the delivery).
 
 Differences kept on purpose: the group's error is treadle's ``BaseExceptionGroup("errors in a
-treadle nursery", ...)``; ``cancel(reason)`` accepts a reason but the CancelledError does not
-carry it (treadle's scopes have no reason yet).
+treadle nursery", ...)``; the CancelledError's message is treadle's wording (it names the
+cancelling task and the reason, as AnyIO's asyncio backend does, in other words).
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from ._native import NativeScope
 from ._sync import cancel_shielded_checkpoint
 
 _NURSERY_GROUP_MESSAGE = "errors in a treadle nursery"
+_new_object = object.__new__
+_native_init = NativeScope.__init__
 
 
 # mypy sees two unrelated __slots__ bases and two __enter__ signatures; at run time the layouts
@@ -47,15 +49,23 @@ class CancelScope(NativeScope, anyio.CancelScope):  # type: ignore[misc]
         # Initialized here, once: ``anyio.CancelScope(...)`` asks the backend for a scope and
         # then Python calls ``__init__`` on what it got, which must not initialize it again.
         # (anyio.CancelScope.__new__ would ask the backend for yet another scope: stop here.)
-        scope = object.__new__(cls)
-        NativeScope.__init__(scope, deadline=deadline, shield=shield)
+        scope = _new_object(cls)
+        _native_init(scope, deadline=deadline, shield=shield)
         return scope
 
-    def __init__(self, *, deadline: float = math.inf, shield: bool = False) -> None:
-        pass  # see __new__
+    # object's own __init__, in C: it accepts (and ignores) the keyword arguments because this
+    # class defines __new__, and it saves a Python call per ``anyio.CancelScope()``.
+    __init__ = object.__init__
 
     def cancel(self, reason: str | None = None) -> None:
-        NativeScope.cancel(self)
+        NativeScope.cancel(self, reason)
+
+
+def new_cancel_scope(*, deadline: float = math.inf, shield: bool = False) -> CancelScope:
+    """``CancelScope(deadline=..., shield=...)`` minus a call layer: AnyIO asks for each scope."""
+    scope: CancelScope = _new_object(CancelScope)
+    _native_init(scope, deadline=deadline, shield=shield)
+    return scope
 
 
 class ScopeView(anyio.CancelScope):
@@ -82,7 +92,7 @@ class ScopeView(anyio.CancelScope):
         return self._native.__exit__(exc_type, exc_val, exc_tb)
 
     def cancel(self, reason: str | None = None) -> None:
-        self._native.cancel()
+        self._native.cancel(reason)
 
     @property
     def deadline(self) -> float:
@@ -166,7 +176,7 @@ class TaskGroup(anyio.abc.TaskGroup):
         assert manager is not None
         assert nursery is not None
         try:
-            if not nursery.child_tasks:
+            if not nursery.cancel_scope._tasks:  # (child_tasks would build a frozenset)
                 # AnyIO's rule: leaving a task group is a yield point even with no children.
                 await cancel_shielded_checkpoint()
             return await manager.__aexit__(exc_type, exc_val, exc_tb)

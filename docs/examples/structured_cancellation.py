@@ -15,13 +15,14 @@ async def main() -> None:
     print(f"t={current_time():g}: moved on, cancelled_caught={scope.cancelled_caught}")
 
     # Level-triggered: every checkpoint inside a cancelled scope raises, not just the first.
+    # The CancelledError says who cancelled the scope, and why.
     with CancelScope() as scope:
-        scope.cancel()
+        scope.cancel("enough")
         for attempt in range(3):
             try:
                 await asyncio.Queue().get()
-            except asyncio.CancelledError:
-                print(f"attempt {attempt}: cancelled")
+            except asyncio.CancelledError as exc:
+                print(f"attempt {attempt}: {exc}")
 
     # A shield keeps outer cancellation out, for cleanup that must finish.
     with move_on_after(1):
@@ -48,9 +49,9 @@ treadle.run(main, clock=MockClock(autojump_threshold=0))
 
 # Expected output:
 # t=5: moved on, cancelled_caught=True
-# attempt 0: cancelled
-# attempt 1: cancelled
-# attempt 2: cancelled
+# attempt 0: cancelled by task 'Task-1'; reason: enough
+# attempt 1: cancelled by task 'Task-1'; reason: enough
+# attempt 2: cancelled by task 'Task-1'; reason: enough
 # t=8: shielded cleanup finished
 # t=9: TimeoutError
 # task.cancelling() after all that: 0

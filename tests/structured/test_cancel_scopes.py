@@ -645,3 +645,35 @@ def test_exception_group_with_cancellation_is_split(trun: Runner) -> None:
         assert scope.cancelled_caught
 
     trun(main())
+
+
+def test_group_without_our_cancellations_keeps_cause_and_context(trun: Runner) -> None:
+    # The scope removes the CancelledError it caused from a group; what is left must still say
+    # what the body saw: the original group's __cause__ and __context__, not the group itself.
+    body_error = KeyError("body")
+    cause = ValueError("cause")
+    scope = CancelScope()
+
+    async def body() -> None:
+        with scope:
+            scope.cancel()
+            try:
+                raise body_error
+            except KeyError:
+                try:
+                    await checkpoint()
+                except asyncio.CancelledError as cancelled:
+                    raise BaseExceptionGroup("both", [body_error, cancelled]) from cause
+
+    async def main() -> None:
+        with pytest.raises(ExceptionGroup) as info:
+            await body()
+        assert info.value.exceptions == (body_error,)
+        assert info.value.__cause__ is cause
+        # Raised inside ``except CancelledError``: that error is the original's context, and
+        # stays the context of what comes out (not the original group).
+        assert isinstance(info.value.__context__, asyncio.CancelledError)
+        assert info.value.__context__.__context__ is body_error
+        assert scope.cancelled_caught
+
+    trun(main())

@@ -18,8 +18,11 @@ from typing import Any, Generic, TypeVar
 import anyio
 import pytest
 import trio
+import trio.lowlevel
+import trio.testing
 
 import treadle
+from treadle import structured
 from treadle.structured import TASK_STATUS_IGNORED, TaskStatus, open_nursery
 
 _T = TypeVar("_T")
@@ -268,3 +271,68 @@ def test_start_soon_with_a_non_callable_matches_trio() -> None:
         return text
 
     assert treadle.run(our_main) == trio.run(trio_main) == "'int' object is not callable"
+
+
+# Per library: (Event, checkpoint, sleep_forever, wait_all_tasks_blocked).
+_PRIMITIVES: dict[str, tuple[Any, Any, Any, Any]] = {
+    "trio": (
+        trio.Event,
+        trio.lowlevel.checkpoint,
+        trio.sleep_forever,
+        trio.testing.wait_all_tasks_blocked,
+    ),
+    "anyio": (
+        anyio.Event,
+        anyio.lowlevel.checkpoint,
+        anyio.sleep_forever,
+        anyio.wait_all_tasks_blocked,
+    ),
+    "treadle": (
+        asyncio.Event,
+        structured.checkpoint,
+        structured.sleep_forever,
+        structured.wait_all_tasks_blocked,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(FLAVOURS))
+def test_start_into_a_nursery_cancelled_meanwhile_moves_in_then_is_cancelled(name: str) -> None:
+    # The target nursery is cancelled while a start() into it waits for started(): it stays open
+    # for the pending start, the child moves in and is cancelled at its next checkpoint, and
+    # start() returns the value (Trio and AnyIO both behave so).
+    flavour = FLAVOURS[name]
+    event_class, checkpoint, sleep_forever, wait_all_tasks_blocked = _PRIMITIVES[name]
+    seen: list[str] = []
+
+    async def holds_inner(*, task_status: Any) -> None:
+        async with flavour.group() as inner:
+            task_status.started(inner)
+            await sleep_forever()
+
+    async def child(ready: Any, *, task_status: Any) -> None:
+        await ready.wait()
+        await checkpoint()
+        seen.append("before started")
+        task_status.started("value")
+        try:
+            await checkpoint()
+        except BaseException:
+            seen.append("cancelled after started")
+            raise
+
+    async def starter(inner: Any, ready: Any) -> None:
+        seen.append(await inner.start(child, ready))
+
+    async def main() -> None:
+        ready = event_class()
+        async with flavour.group() as outer:
+            inner = await outer.start(holds_inner)
+            outer.start_soon(starter, inner, ready)
+            await wait_all_tasks_blocked()
+            inner.cancel_scope.cancel()
+            ready.set()
+
+    flavour.run(main)
+    # Which runs first after started(), the child or start()'s caller, is scheduling order.
+    assert sorted(seen) == ["before started", "cancelled after started", "value"]

@@ -12,18 +12,36 @@ import pytest
 pytestmark = pytest.mark.anyio
 
 
-async def test_open_process_runs_or_names_the_missing_loop_feature() -> None:
-    # Until loop.subprocess_exec lands (issue 10) this is a NotImplementedError that says so;
-    # afterwards it simply runs.
-    missing: NotImplementedError | None = None
-    try:
-        result = await anyio.run_process([sys.executable, "-c", "print('hi')"])
-    except NotImplementedError as exc:
-        missing = exc
-    if missing is not None:
-        assert "subprocess_exec" in str(missing)
-    else:
-        assert result.stdout == b"hi\n"
+async def test_run_process_returns_the_output() -> None:
+    result = await anyio.run_process([sys.executable, "-c", "print('hi')"])
+    assert result.stdout == b"hi\n"
+    assert result.returncode == 0
+
+
+async def test_wait_returns_when_the_child_exits_though_a_grandchild_holds_stdout() -> None:
+    # The grandchild inherits stdout and lives on until its stdin closes: wait() must not wait
+    # for the pipe to close, only for the child.
+    code = (
+        "import subprocess, sys; "
+        "subprocess.Popen([sys.executable, '-c', 'import sys; sys.stdin.read()'])"
+    )
+    process = await anyio.open_process([sys.executable, "-c", code])
+    assert process.stdin is not None
+    assert process.stdout is not None
+    async with process.stdin:
+        with anyio.fail_after(10):
+            assert await process.wait() == 0
+    with anyio.fail_after(10, shield=True):
+        await process.aclose()  # the grandchild saw EOF on stdin and is gone: stdout closes
+
+
+async def test_aclose_unblocks_a_child_writing_to_a_full_stdout() -> None:
+    # Nobody reads stdout; closing the pipe ends the child's blocked write (EPIPE).
+    code = "import sys; sys.stdout.write('x' * 4_000_000)"
+    process = await anyio.open_process([sys.executable, "-c", code])
+    with anyio.fail_after(10):
+        await process.aclose()
+    assert process.returncode is not None
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="needs SIGUSR1")
