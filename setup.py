@@ -56,8 +56,12 @@ def compiled_extensions() -> list[Any]:
 
     tree = build_tree()
     paths = [str(tree / "treadle" / module) for module in COMPILED_MODULES]
+    # The type check follows imports up to treadle/__init__.py and so into compat/, which imports
+    # sniffio, AnyIO and pytest; pip's isolated build environment has none of them. Their errors
+    # there are not ours to report at build time (tools/lint.sh checks compat/ with everything
+    # installed), so they are silenced; the compiled modules themselves are still checked.
     return mypycify(
-        [*paths, "--config-file", str(ROOT / "pyproject.toml")],
+        [*paths, "--config-file", str(ROOT / "pyproject.toml"), "--follow-imports=silent"],
         opt_level=os.environ.get("TREADLE_COMPILE_OPT", "3"),
         multi_file=False,
     )

@@ -86,6 +86,7 @@ async def start_transport(
     waiter: asyncio.Future[None] = loop.create_future()
     try:
         protocol = protocol_factory()
+        loop_io(loop).check_socket_free(sock)
         # A TLS protocol checks its timeouts and context here, after connecting, as asyncio.
         tls_protocol = None if tls is None else tls.wrap(loop, protocol, waiter)
     except BaseException:

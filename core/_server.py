@@ -249,6 +249,7 @@ class Server(asyncio.AbstractServer):
         protocol = None
         try:
             protocol = self._protocol_factory()
+            self._io.check_socket_free(conn)
             # With TLS the application's connection_made() waits for the handshake; a failed
             # handshake closes the connection quietly (an OSError), as in asyncio.
             carried = protocol if self._tls is None else self._tls.wrap(self._loop, protocol, None)

@@ -74,7 +74,13 @@ class MockClock:
     # -- the Clock protocol ----------------------------------------------------------------------
 
     def start_clock(self) -> None:
-        pass
+        # A new loop is taking this clock (one clock reused across runs, e.g. a pytest fixture's
+        # params). An autojump waiter armed on the previous loop died with it; keeping its handle
+        # would stop us arming one here, and a rate-0 clock would then sleep forever.
+        if self._idle_handle is not None:
+            self._idle_handle.cancel()
+            self._idle_handle = None
+        self._loop = None
 
     def current_time(self) -> float:
         if self._rate == 0.0:

@@ -13,9 +13,10 @@ objects its transports made). When a child exits, the watcher reaps it with
   SIGCHLD handler asks every loop using this watcher to sweep its own children with
   ``waitpid(pid, WNOHANG)``. It never calls ``waitpid(-1)``, so children that other code
   started (``subprocess.run`` in a thread, another loop) are left to their owners. Python runs
-  signal handlers in the main thread only, and only the main thread can install one: where the
-  handler cannot be installed (a loop in another thread, before any main-thread loop used this
-  watcher), the watcher sweeps on a short timer instead.
+  signal handlers in the main thread only, and only the main thread can install one; the kernel
+  sends SIGCHLD to the thread that started the child, so a loop in another thread cannot count
+  on the handler running soon (the main thread may be asleep in its own poll): such a loop
+  sweeps on a short timer as well.
 
 Invariants:
 - The watcher reaps a child it watches; so may the Popen object itself (``Popen.kill()`` and
@@ -161,7 +162,12 @@ class SigchldWatcher(ChildWatcher):
         self._loop = loop
         self._children: dict[int, tuple[subprocess.Popen[bytes], ExitCallback]] = {}
         self._timer: asyncio.TimerHandle | None = None  # armed only while sweeping on a timer
-        self._signal_driven = _SIGCHLD.attach(self)
+        # Only a main-thread loop can count on SIGCHLD: Linux sends it to the thread that
+        # started the child, and Python runs the handler in the main thread, which may sleep in
+        # its own poll (or run no loop at all) until something else wakes it. Another thread's
+        # loop is still woken when the handler does run, and sweeps on a timer as well.
+        attached = _SIGCHLD.attach(self)
+        self._signal_driven = attached and threading.current_thread() is threading.main_thread()
 
     def add_child(self, popen: subprocess.Popen[bytes], on_exit: ExitCallback) -> None:
         self._children[popen.pid] = (popen, on_exit)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import socket
+import sys
 import weakref
 from collections.abc import Callable, MutableMapping
 
@@ -23,6 +25,9 @@ from .._heap import raise_malloc_thresholds
 
 # Bytes a transport asks of one read; asyncio's max_size for sockets and pipes alike.
 RECV_BUFFER_SIZE = 256 * 1024
+
+# asyncio 3.12+ (selector_events._make_socket_transport): see LoopIO.check_socket_free.
+_REFUSES_SOCKET_IN_USE = sys.version_info >= (3, 12)
 
 # One receive buffer per loop, dropped with the loop (see recv_view).
 _recv_views: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, memoryview] = (
@@ -103,6 +108,16 @@ class LoopIO:
         owner = self._owners.get(fd)
         if owner is not None and not owner.is_closing():
             raise RuntimeError(f"File descriptor {fileobj!r} is used by transport {owner!r}")
+
+    def check_socket_free(self, sock: socket.socket) -> None:
+        """check_fd_free before a new stream transport wraps ``sock``, on the Pythons that do.
+
+        3.12+ refuse a socket whose fd number a live transport still uses (the fd was closed
+        under that transport and reused): wrapping it would leave the new transport deaf, its
+        reader queued behind the old owner's. 3.11 wraps it anyway, and so do we there.
+        """
+        if _REFUSES_SOCKET_IN_USE:
+            self.check_fd_free(sock, sock.fileno())
 
     def claim(self, fd: int, transport: asyncio.BaseTransport) -> None:
         self._owners[fd] = transport

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -71,6 +72,30 @@ def test_fd_of_closing_transport_is_accepted(
                 assert result is None
                 getattr(loop, method.replace("add_", "remove_"))(ours.fileno())
         finally:
+            peer.close()
+            await asyncio.sleep(0)
+
+    run(main())
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="only 3.12+ check the fd")
+def test_stream_over_fd_a_live_transport_uses_is_refused(
+    loop: asyncio.AbstractEventLoop, run: Callable[[Any], Any]
+) -> None:
+    # The fd number of a live transport, in a second socket object (as when a socket is
+    # closed under its transport and the number is reused). treadle used to wrap it: the new
+    # transport's reader queued behind the old one's, and the new stream never read a byte.
+    async def main() -> None:
+        transport, ours, peer = await _connected_transport(loop)
+        same = socket.socket(fileno=ours.fileno())
+        try:
+            with pytest.raises(RuntimeError) as caught:
+                await asyncio.open_connection(sock=same)
+            expected = f"File descriptor {same!r} is used by transport {transport!r}"
+            assert str(caught.value) == expected
+        finally:
+            same.detach()  # the fd is the first transport's
+            transport.close()
             peer.close()
             await asyncio.sleep(0)
 

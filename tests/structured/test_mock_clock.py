@@ -105,3 +105,16 @@ def test_autojump_does_not_jump_without_timers(clock: MockClock) -> None:
         assert loop.run_until_complete(main()) == 0.0
     finally:
         loop.close()
+
+
+def test_autojump_clock_reused_by_a_second_loop_still_jumps() -> None:
+    # The first run ends while its autojump waiter is armed; the second loop must arm its own.
+    clock = MockClock(autojump_threshold=0)
+
+    async def main() -> float:
+        await asyncio.sleep(10)
+        return asyncio.get_running_loop().time()
+
+    for expected in (10.0, 20.0):
+        with asyncio.Runner(loop_factory=lambda: new_event_loop(clock=clock)) as runner:
+            assert runner.run(main()) == expected

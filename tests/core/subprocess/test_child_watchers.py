@@ -240,3 +240,33 @@ def test_watch_failure_kills_child_and_closes_its_pipes(monkeypatch: pytest.Monk
         loop.close()
     _wait_until(lambda: orphan_count() == 0)  # killed, then reaped by the orphan reaper
     assert zombie_children() == []
+
+
+def test_sigchld_loop_in_other_thread_while_main_loop_sleeps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The main thread's loop installed the SIGCHLD handler and then sleeps in its poll, waiting
+    # for the thread. SIGCHLD goes to the thread that started the child, so the handler (main
+    # thread only) did not run and the thread's loop used to wait for its child forever.
+    monkeypatch.setenv("TREADLE_CHILD_WATCHER", "sigchld")
+
+    async def child_in_thread() -> int:
+        proc = await asyncio.create_subprocess_exec("true")
+        return await asyncio.wait_for(proc.wait(), 10)
+
+    def in_thread() -> int:
+        loop = new_event_loop()
+        try:
+            return loop.run_until_complete(child_in_thread())
+        finally:
+            loop.close()
+
+    async def main() -> int:
+        await _run_true()  # installs the handler, from the main thread
+        return await asyncio.to_thread(in_thread)
+
+    loop = new_event_loop()
+    try:
+        assert loop.run_until_complete(main()) == 0
+    finally:
+        loop.close()
