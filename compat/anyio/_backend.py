@@ -35,6 +35,9 @@ from ._testing import TestRunner
 
 _T = TypeVar("_T")
 
+# Tasks started by setup_process_pool_exit_at_shutdown, held until they finish.
+_PENDING_POOL_SHUTDOWNS: set[asyncio.Task[None]] = set()
+
 
 @types.coroutine
 def _yield_to_loop() -> Generator[None, None, None]:
@@ -205,10 +208,16 @@ class TreadleBackend(AsyncBackend):
 
     @classmethod
     def setup_process_pool_exit_at_shutdown(cls, workers: set[anyio.abc.Process]) -> None:
-        asyncio.get_running_loop().create_task(
+        task = asyncio.get_running_loop().create_task(
             _process.shutdown_process_pool_on_exit(workers),
             name="AnyIO process pool shutdown task",
         )
+        # The task parks in treadle's sleep(math.inf), which arms no timer: nothing on the loop
+        # refers to it (asyncio's sleep would, through its timer handle). Hold it until it ends,
+        # so it is still there for the end of the run to cancel, instead of being collected as
+        # "destroyed but pending" with the workers left running.
+        _PENDING_POOL_SHUTDOWNS.add(task)
+        task.add_done_callback(_PENDING_POOL_SHUTDOWNS.discard)
 
     # -- sockets --------------------------------------------------------------------------------
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import os
 import signal
 import sys
 
 import anyio
+import anyio.to_process
 import pytest
 
 pytestmark = pytest.mark.anyio
@@ -51,3 +54,21 @@ async def test_signal_receiver_gets_the_signal() -> None:
         async for signum in signals:
             assert signum == signal.SIGUSR1
             break
+
+
+def _identity(value: int) -> int:
+    return value
+
+
+def test_process_pool_shutdown_task_survives_the_collector() -> None:
+    # anyio.to_process starts a task that parks until the end of the run and then kills the
+    # worker processes. treadle's sleep(math.inf) arms no timer, so only the backend's own
+    # reference keeps that task alive: without it the collector destroyed it mid-run ("Task was
+    # destroyed but it is pending!") and the workers were never shut down by it.
+    async def main() -> list[str]:
+        assert await anyio.to_process.run_sync(_identity, 7) == 7
+        gc.collect()
+        return [task.get_name() for task in asyncio.all_tasks()]
+
+    names = anyio.run(main, backend="treadle")
+    assert "AnyIO process pool shutdown task" in names
