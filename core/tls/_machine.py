@@ -172,23 +172,7 @@ class TLSMachine:
     def decrypt_into(self, data: bytes | bytearray | memoryview, buffer: memoryview) -> int:
         """``feed(data)`` then ``read_into(buffer)``: the hot path of an OPEN connection."""
         self._incoming.write(data)
-        if self._queue:
-            return self.read_into(buffer)  # a renegotiation may finish: read_into's queue step
-        # Most network reads carry one whole record: one read() and two cheap checks, no loop
-        # (0.2 us less per 1 KiB record than going through read_into(), measured).
-        engine = self._engine
-        try:
-            count: int = engine.read(len(buffer), buffer)
-        except _AGAIN:
-            return 0
-        except BaseException:
-            self.state = TLSState.CLOSED
-            raise
-        if not count:
-            self._peer_closed()
-        elif count < len(buffer) and (self._incoming.pending or engine.pending()):
-            count += self.read_into(buffer[count:])
-        return count
+        return self.read_into(buffer)
 
     def writelines(self, chunks: list[bytes]) -> None:
         for chunk in chunks:
