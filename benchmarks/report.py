@@ -103,6 +103,7 @@ ECHO_METRICS = (
     ("p50_us", "p50 latency µs", True),
     ("p99_us", "p99 latency µs", True),
     ("server_cpu_us", "server CPU µs/request", True),
+    ("client_cpu_us", "client CPU µs/request", True),
 )
 _ECHO_KEYS = frozenset(key for key, _label, _lower in ECHO_METRICS)
 

@@ -10,6 +10,9 @@ Besides throughput, the Measurement's info carries (keys in ECHO_FIGURES):
 - ``server_cpu_us``: CPU time of the server process (time.process_time, every thread) from
   the barrier's release to the end of serving, per timed request, in µs. It includes closing
   the connections, a constant next to thousands of round trips.
+- ``client_cpu_us``: CPU time of all client processes over their timed round trips, per
+  request, in µs. On a machine with few cores the clients compete with the server: with
+  ``N`` cores no server can exceed ``N / client CPU per request`` requests per second.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ CLIENT_SOCKET_TIMEOUT = 30.0
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # The info keys an echo Measurement carries; the report gives them a table of their own.
-ECHO_FIGURES = ("p50_us", "p99_us", "server_cpu_us")
+ECHO_FIGURES = ("p50_us", "p99_us", "server_cpu_us", "client_cpu_us")
 
 
 def echo(
@@ -65,7 +68,8 @@ def echo(
                 procs.append(_spawn(argv, barrier))
             barrier.start()
             if getattr(new_loop, "echo_floor", False):
-                floor.serve(listener, clients, SERVE_TIMEOUT)  # no loop: see echo/floor.py
+                # No loop: see echo/floor.py.
+                floor.serve(listener, clients, SERVE_TIMEOUT, **_floor_options(transport))
             else:
                 with fresh_loop(new_loop) as loop:
                     serving = serve(loop, listener, clients, **_server_options(transport))
@@ -82,6 +86,7 @@ def echo(
     info = {
         "p50_us": statistics.median(latencies) * 1e6,
         "p99_us": _percentile(latencies, 0.99) * 1e6,
+        "client_cpu_us": sum(float(report["cpu"]) for report in reports) / total * 1e6,
     }
     if barrier.released_cpu is not None:
         info["server_cpu_us"] = (served_cpu - barrier.released_cpu) / total * 1e6
@@ -90,6 +95,10 @@ def echo(
 
 def _server_options(transport: str) -> dict[str, Any]:
     return {"ssl": tls.server_context()} if transport == "tls" else {}
+
+
+def _floor_options(transport: str) -> dict[str, Any]:
+    return {"context": tls.server_context()} if transport == "tls" else {}
 
 
 def _percentile(ordered: list[float], fraction: float) -> float:

@@ -3,8 +3,9 @@
 Run by echo/bench.py as ``python -m benchmarks.echo.client ...``. It connects, does
 ``--warmup`` round trips, writes one byte to ``--ready-fd``, blocks until it can read one
 byte from ``--go-fd``, then times ``--count`` round trips and prints one JSON line:
-``{"start": ..., "end": ..., "count": ..., "latencies": [...]}``, the latencies being each
-timed round trip in seconds, for the parent's percentiles.
+``{"start": ..., "end": ..., "count": ..., "cpu": ..., "latencies": [...]}``, the latencies
+being each timed round trip in seconds, for the parent's percentiles, and ``cpu`` the client
+process's CPU seconds over the timed round trips (what the clients cost the shared machine).
 
 The timestamps come from time.perf_counter, which on Linux and macOS reads a system-wide
 monotonic clock, so the parent may compare them across client processes.
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         # One clock read per round trip: it serves as the end of one and the start of the next,
         # so recording latencies adds a subtraction and an append to each round trip.
         latencies: list[float] = []
+        cpu_start = time.process_time()
         start = before = time.perf_counter()
         for _ in range(args.count):
             _round_trip(sock, payload, received)
@@ -45,9 +47,16 @@ def main(argv: list[str] | None = None) -> int:
             latencies.append(after - before)
             before = after
         end = before
+        cpu = time.process_time() - cpu_start
         if args.transport == "udp":
             sock.send(b"")  # a datagram socket has no close to see: say goodbye with an empty one
-    report = {"start": start, "end": end, "count": args.count, "latencies": latencies}
+    report = {
+        "start": start,
+        "end": end,
+        "count": args.count,
+        "cpu": cpu,
+        "latencies": latencies,
+    }
     print(json.dumps(report))
     return 0
 
