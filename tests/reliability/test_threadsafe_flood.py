@@ -26,6 +26,10 @@ SLEEP = 0.05
 # (even on asyncio's loop) but not most of them; a starved loop completes one or two sleeps in
 # the whole flood, each late by about the flood's length.
 LATE_BOUND = 0.25
+# With 16 and 64 posting threads on two cores the GIL hand-offs alone delay the loop more, and a
+# CI run beside other work showed a 0.26 s median; half the flood still tells a paced loop from a
+# starved one (whose median overrun is about the whole flood).
+MANY_THREADS_LATE_BOUND = FLOOD_SECONDS / 2
 BACKLOG_BOUND = 200_000
 
 
@@ -147,7 +151,7 @@ def test_treadle_stays_on_time_under_any_number_of_posting_threads(
     # Beyond asyncio (which falls behind here): posting threads are paced by the backlog.
     flood = Flood(tloop, threads, coroutines=False)
     late, backlog = tloop.run_until_complete(_sleep_while_flooded(flood))
-    assert late < LATE_BOUND, f"a {SLEEP} s sleep overran by {late:.2f} s (median)"
+    assert late < MANY_THREADS_LATE_BOUND, f"a {SLEEP} s sleep overran by {late:.2f} s (median)"
     # Looser than above: 64 threads on a loaded two-core machine (3.11 peaked at 250k once while
     # CPython's suite ran beside it); an unpaced loop queues millions per second.
     assert backlog < 2 * BACKLOG_BOUND, f"{backlog} callbacks queued: the loop fell behind"
