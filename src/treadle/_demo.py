@@ -1,11 +1,11 @@
 """What ``python -m treadle`` shows: plain asyncio code running on treadle, then a speed check.
 
 The tour runs asyncio's public API (tasks, timers, sock_* on a loopback socket, a Protocol server,
-the default executor), so it is also a smoke test of the loop, and ends with a treadle nursery and
-cancel scope running beside that plain asyncio code, and (when AnyIO is installed) a short AnyIO
-program on treadle's own AnyIO backend. The speed check runs the same two small
-workloads on asyncio's own loop and on treadle, interleaved and best of 3, and prints the ratio
-measured here and now; it is a sanity check, not a benchmark (benchmarks/ has those).
+the default executor, a child process), so it is also a smoke test of the loop, and ends with a
+treadle nursery and cancel scope running beside that plain asyncio code, and (when AnyIO is
+installed) a short AnyIO program on treadle's own AnyIO backend. The speed check runs the same
+two small workloads on asyncio's own loop and on treadle, interleaved and best of 3, and prints
+the ratio measured here and now; it is a sanity check, not a benchmark (benchmarks/ has those).
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ async def _tour() -> None:
     await _show_tcp_round_trip()
     await _show_protocol_server()
     await _show_executor()
+    await _show_subprocess()
     await _show_nursery()
 
 
@@ -181,6 +182,23 @@ async def _show_executor() -> None:
 
     thread_name, hexdigest = await loop.run_in_executor(None, digest)
     print(f"  executor  run_in_executor hashed in thread {thread_name!r}: sha256 {hexdigest}...")
+
+
+async def _show_subprocess() -> None:
+    # A child Python echoing its stdin upper-cased: pipes both ways, and the child reaped.
+    child = "import sys; sys.stdout.write(sys.stdin.read().upper())"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        child,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await process.communicate(b"hello, child")
+    print(
+        f"  process   create_subprocess_exec: the child answered {out!r} "
+        f"and exited with {process.returncode}"
+    )
 
 
 def _show_anyio() -> None:

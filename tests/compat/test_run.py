@@ -149,5 +149,5 @@ def test_python_m_treadle_runs_demo(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert re.search(r"treadle is \d+\.\d+x asyncio", done.stdout), done.stdout
-    for section in ("tasks", "timers", "tcp", "executor"):
+    for section in ("tasks", "timers", "tcp", "executor", "process"):
         assert re.search(rf"^  {section} ", done.stdout, re.MULTILINE), section
