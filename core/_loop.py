@@ -23,7 +23,7 @@ import traceback
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from heapq import heappush
-from typing import Any, NoReturn, TypeAlias, TypeVar, TypeVarTuple, cast
+from typing import Any, TypeAlias, TypeVar, TypeVarTuple, cast
 
 from . import _connect, _datagram, _dns, _pipes, _sendfile, _server, tls
 from . import subprocess as _subprocess
@@ -955,9 +955,3 @@ def _stop_loop_when_done(fut: asyncio.Future[Any]) -> None:
             # Leave the loop running: the exception propagates out of run_forever by itself.
             return
     fut.get_loop().stop()
-
-
-def _not_yet(method: str) -> NoReturn:
-    raise NotImplementedError(
-        f"treadle: loop.{method}() is not implemented yet; it arrives with the transports work"
-    )
