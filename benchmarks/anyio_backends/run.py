@@ -9,9 +9,6 @@ treadle backend's speed-up (other backend's time / treadle's; > 1 means treadle 
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,28 +17,9 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.anyio_backends.workloads import WORKLOADS  # noqa: E402
+from benchmarks.interleaved import print_table, run_rounds  # noqa: E402
 
-BACKENDS = ("treadle", "asyncio", "trio")
-
-
-def measure(backend: str, workload: str, repeat: int) -> float:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.anyio_backends.worker",
-            backend,
-            workload,
-            "--repeat",
-            str(repeat),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-        timeout=600,
-    )
-    return float(json.loads(done.stdout.splitlines()[-1])["seconds"])
+COLUMNS = {"treadle": "treadle", "asyncio": "asyncio", "trio": "trio"}
 
 
 def main() -> None:
@@ -50,30 +28,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", nargs="*", default=list(WORKLOADS), choices=list(WORKLOADS))
     args = parser.parse_args()
-    samples: dict[tuple[str, str], list[float]] = {}
-    for round_number in range(args.rounds):
-        shift = round_number % len(BACKENDS)
-        order = BACKENDS[shift:] + BACKENDS[:shift]
-        for workload in args.only:
-            for backend in order:
-                seconds = measure(backend, workload, args.repeat)
-                samples.setdefault((backend, workload), []).append(seconds)
-                print(
-                    f"round {round_number + 1}: {workload:17} {backend:8} {seconds * 1e3:8.2f} ms",
-                    file=sys.stderr,
-                )
-    print(f"Python {sys.version.split()[0]}, {args.rounds} rounds x {args.repeat} runs, medians\n")
-    print("| workload | treadle | asyncio | trio | vs asyncio | vs trio |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for workload in args.only:
-        description = WORKLOADS[workload][2]
-        median = {b: statistics.median(samples[(b, workload)]) for b in BACKENDS}
-        print(
-            f"| {description} | {median['treadle'] * 1e3:.1f} ms"
-            f" | {median['asyncio'] * 1e3:.1f} ms | {median['trio'] * 1e3:.1f} ms"
-            f" | {median['asyncio'] / median['treadle']:.2f}x"
-            f" | {median['trio'] / median['treadle']:.2f}x |"
-        )
+    workloads = args.only
+    samples = run_rounds(
+        "benchmarks.anyio_backends.worker", list(COLUMNS), workloads, args.rounds, args.repeat
+    )
+    descriptions = {name: WORKLOADS[name][2] for name in workloads}
+    print_table(samples, COLUMNS, descriptions, args.rounds, args.repeat)
 
 
 if __name__ == "__main__":
