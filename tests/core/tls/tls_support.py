@@ -7,12 +7,12 @@ import contextlib
 import datetime
 import ssl
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import trustme
-from stream_pairs import Endpoint, Loop, Recorder
+from stream_pairs import Endpoint, Loop, Pair, Recorder, connected_pair
 
 
 @dataclass
@@ -64,55 +64,28 @@ async def connect_tls(
     return await loop.create_connection(factory, address[0], address[1], ssl=context, **kwargs)
 
 
-@dataclass
-class TLSPair:
-    server: asyncio.AbstractServer
-    client: Any  # the client's protocol
-    accepted: Any  # the server side's protocol of the same connection
-
-    @property
-    def client_transport(self) -> Any:
-        return self.client.transport
-
-    @property
-    def server_transport(self) -> Any:
-        return self.accepted.transport
+TLSPair = Pair
 
 
-@contextlib.asynccontextmanager
-async def tls_pair(
+def tls_pair(
     loop: Loop,
     endpoint: Endpoint,
     certs: Certs,
     server_protocol: Callable[[], Any] = Recorder,
     client_protocol: Callable[[], Any] = Recorder,
-) -> AsyncIterator[TLSPair]:
+) -> contextlib.AbstractAsyncContextManager[Pair]:
     """One TLS connection through a fresh TLS server; everything is closed again on exit."""
-    accepted: list[Any] = []
-    first: asyncio.Future[Any] = loop.create_future()
-
-    def factory() -> Any:
-        protocol = server_protocol()
-        accepted.append(protocol)
-        if not first.done():
-            first.set_result(protocol)
-        return protocol
-
-    server = await serve_tls(loop, endpoint, factory, certs.server)
-    try:
-        address = endpoint.address_of(server)
-        _, client = await connect_tls(loop, endpoint, client_protocol, address, certs.client)
-        try:
-            await (await first).made
-            yield TLSPair(server, client, accepted[0])
-        finally:
-            for protocol in (client, *accepted):
-                if protocol.transport is not None and not protocol.lost.done():
-                    protocol.transport.abort()
-                    await protocol.lost
-    finally:
-        server.close()
-        await server.wait_closed()
+    client_options: dict[str, Any] = {"ssl": certs.client}
+    if endpoint.kind == "unix":
+        client_options["server_hostname"] = "127.0.0.1"  # no host name in a path
+    return connected_pair(
+        loop,
+        endpoint,
+        server_protocol,
+        client_protocol,
+        server_options={"ssl": certs.server},
+        client_options=client_options,
+    )
 
 
 async def in_thread(fn: Callable[..., Any], *args: Any) -> Any:

@@ -90,10 +90,11 @@ class Endpoint:
         loop: Loop,
         factory: Callable[[], asyncio.BaseProtocol],
         address: Any,
+        **kwargs: Any,
     ) -> tuple[asyncio.Transport, Any]:
         if self.kind == "unix":
-            return await loop.create_unix_connection(factory, address)
-        return await loop.create_connection(factory, address[0], address[1])
+            return await loop.create_unix_connection(factory, address, **kwargs)
+        return await loop.create_connection(factory, address[0], address[1], **kwargs)
 
     async def open_streams(
         self, address: Any, **kwargs: Any
@@ -180,8 +181,15 @@ async def connected_pair(
     endpoint: Endpoint,
     server_protocol: Callable[[], Any] = Recorder,
     client_protocol: Callable[[], Any] = Recorder,
+    *,
+    server_options: dict[str, Any] | None = None,
+    client_options: dict[str, Any] | None = None,
 ) -> AsyncIterator[Pair]:
-    """One connection through a fresh server; everything is closed again on exit."""
+    """One connection through a fresh server; everything is closed again on exit.
+
+    ``server_options`` and ``client_options`` go to the server and connection calls (``ssl=``
+    and friends, for the TLS suite's ``tls_pair``).
+    """
     accepted: list[Any] = []
     first: asyncio.Future[Any] = loop.create_future()
 
@@ -192,9 +200,10 @@ async def connected_pair(
             first.set_result(protocol)
         return protocol
 
-    server = await endpoint.serve(loop, factory)
+    server = await endpoint.serve(loop, factory, **(server_options or {}))
     try:
-        _, client = await endpoint.connect(loop, client_protocol, endpoint.address_of(server))
+        address = endpoint.address_of(server)
+        _, client = await endpoint.connect(loop, client_protocol, address, **(client_options or {}))
         try:
             await (await first).made
             yield Pair(server, client, accepted[0])
@@ -208,8 +217,10 @@ async def connected_pair(
 
 
 async def _lose(protocol: Any) -> None:
+    # A protocol without a transport never saw connection_made (a TLS server's application
+    # protocol before its handshake ends) and so gets no connection_lost either: nothing to wait
+    # for.
     transport = protocol.transport
     if transport is not None and not protocol.lost.done():
         transport.abort()
-    if not protocol.lost.done():
         await protocol.lost
