@@ -4,7 +4,7 @@ Internal to treadle.core: users reach it through ``ssl=`` on the loop's stream m
 ``loop.start_tls()``, and see asyncio's transport types.
 
 - ``_machine.py``: ``TLSMachine``, TLS over ssl.MemoryBIO, bytes in and bytes out. Pure.
-- ``_transport.py``: ``TLSProtocol`` (the carrier's protocol) and ``TLSTransport`` (the
+- ``_transport.py``: ``TLSProtocol`` (the carrier's protocol) and ``SSLTransport`` (the
   application's transport): timers, flow control, the application's callbacks.
 - ``_start.py``: ``TLSOptions`` for the stream methods, and ``start_tls``.
 """
@@ -13,6 +13,6 @@ from __future__ import annotations
 
 from ._machine import TLSMachine, TLSState
 from ._start import TLSOptions, start_tls
-from ._transport import TLSProtocol, TLSTransport
+from ._transport import SSLTransport, TLSProtocol
 
-__all__ = ["TLSMachine", "TLSOptions", "TLSProtocol", "TLSState", "TLSTransport", "start_tls"]
+__all__ = ["SSLTransport", "TLSMachine", "TLSOptions", "TLSProtocol", "TLSState", "start_tls"]

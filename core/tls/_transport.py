@@ -1,11 +1,11 @@
-"""TLS over any stream transport: TLSProtocol below the application, TLSTransport above it.
+"""TLS over any stream transport: TLSProtocol below the application, SSLTransport above it.
 
 How this works
 --------------
 ``TLSProtocol`` is the BufferedProtocol of the transport that carries the ciphertext (a
 SocketTransport, or any transport with ``_start_tls_compatible``). It owns a ``TLSMachine``
 (core/tls/_machine.py), the handshake and shutdown timers and the application's protocol, and
-hands the application a ``TLSTransport``, a thin ``asyncio.Transport`` whose methods call back
+hands the application an ``SSLTransport``, a thin ``asyncio.Transport`` whose methods call back
 into it. Ciphertext goes to the carrying transport as soon as the machine produces it, so the
 carrier's write buffer *is* the encrypted backlog: the application's write buffer size is that
 buffer plus any plaintext still queued, and the carrier's pause_writing/resume_writing (its
@@ -136,14 +136,14 @@ class TLSProtocol(asyncio.BufferedProtocol):
         self._app_buffered = False
         self.set_app_protocol(app_protocol)
         self._app_state = AppState.MADE if app_made else AppState.INIT
-        self._app_transport: TLSTransport | None = TLSTransport(self)
+        self._app_transport: SSLTransport | None = SSLTransport(self)
         self._timer: asyncio.TimerHandle | None = None  # handshake, then shutdown timeout
         self._reading_paused = False  # the application paused reading
         self._eof_pending = False  # the carrier's EOF arrived while reading was paused
         self._lost_writes = 0
 
     @property
-    def app_transport(self) -> TLSTransport:
+    def app_transport(self) -> SSLTransport:
         assert self._app_transport is not None
         return self._app_transport
 
@@ -539,8 +539,12 @@ class TLSProtocol(asyncio.BufferedProtocol):
         return default
 
 
-class TLSTransport(asyncio.Transport):
-    """The application's side of a TLS connection (asyncio's _SSLProtocolTransport)."""
+class SSLTransport(asyncio.Transport):
+    """The application's side of a TLS connection (asyncio's _SSLProtocolTransport).
+
+    Named "SSL", as asyncio's and uvloop's are, because code tells a TLS transport by its class
+    name: CPython's test_asyncio asserts ``'ssl' in type(transport).__name__.lower()``.
+    """
 
     # loop.start_tls() accepts it (TLS in TLS); loop.sendfile() reads and writes.
     _start_tls_compatible = True
@@ -556,7 +560,7 @@ class TLSTransport(asyncio.Transport):
 
     def __repr__(self) -> str:
         state = "closing" if self._closing else "open"
-        return f"<TLSTransport {state} {self._tls!r}>"
+        return f"<SSLTransport {state} {self._tls!r}>"
 
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
         if not getattr(self, "_closing", True):
