@@ -333,6 +333,37 @@ def test_large_write_pauses_and_resumes_writing(
     run(loop, main())
 
 
+def test_write_pipe_written_again_after_draining_keeps_order_and_says_idle(
+    loop: Loop, pipe_files: tuple[BinaryIO, BinaryIO]
+) -> None:
+    # treadle keeps the writer registered for a moment after a drain; nothing may show it.
+    reader, writer = pipe_files
+    first, second = b"a" * 300_000, b"b" * 300_000
+
+    async def main() -> None:
+        rt, rproto = await read_end(loop, reader)
+        rt.pause_reading()
+        wt, wproto = await write_end(loop, writer)
+        wt.write(first)
+        assert "polling" in repr(wt)
+        rt.resume_reading()
+        await eventually(lambda: wt.get_write_buffer_size() == 0)
+        assert "idle bufsize=0" in repr(wt)
+        wt.write(second)
+        await eventually(lambda: len(rproto.data) == len(first) + len(second))
+        assert bytes(rproto.data) == first + second
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert "idle bufsize=0" in repr(wt)
+        assert wproto.events == ["made"] + ["pause_writing", "resume_writing at 0"] * 2
+        wt.close()
+        assert await wproto.lost is None
+        rt.close()
+        assert await rproto.lost is None
+
+    run(loop, main())
+
+
 def test_write_buffer_limits_validation(loop: Loop, pipe_files: tuple[BinaryIO, BinaryIO]) -> None:
     _, writer = pipe_files
 
