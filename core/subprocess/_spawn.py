@@ -9,8 +9,7 @@ The steps, each a function below:
    watcher, and schedule ``connection_made`` after the pipes' own;
 4. yield once, so that ``connection_made`` has run when the caller resumes. If the caller is
    cancelled meanwhile, the transport is closed (the child killed) and reaped before the
-   cancellation propagates, as in asyncio. A child without pipes has no pipe callbacks to
-   wait for: ``connection_made`` runs at once and the caller does not yield at all.
+   cancellation propagates, as in asyncio.
 
 Unlike asyncio, the pipes are wrapped directly instead of through ``connect_read_pipe`` /
 ``connect_write_pipe`` (which wait a loop iteration each), and no task is created per spawn.
@@ -26,7 +25,6 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
-from .._handles import ReadyHandle
 from ..transports._fdio import LoopIO
 from ..transports._pipes import ReadPipeTransport, WritePipeTransport
 from ._orphans import adopt_orphan
@@ -177,15 +175,6 @@ async def spawn(
         program = args if isinstance(args, (bytes, str)) else args[0]
         logger.debug("process %r created: pid %s", program, popen.pid)
     transport = _connect(io, watcher, protocol, popen, extra)
-    if not transport._pipes and not loop.get_debug():
-        # No pipe's connection_made() to wait for: ours runs now, as the callback it would
-        # have been (a copy of the context, errors to the exception handler), and the caller
-        # goes on without a loop iteration (asyncio takes three here, treadle took one).
-        # Debug mode keeps the scheduled callback, for its slow-callback and origin reports.
-        ReadyHandle(transport._connected, (), loop, None)._run()
-        return transport
-    # After the pipes' connection_made() callbacks, which their constructors scheduled.
-    loop.call_soon(transport._connected)
     try:
         # One iteration: the pipes' connection_made(), then ours, run before this resumes.
         # (asyncio waits on a future set by a task instead: two iterations more per spawn.)
@@ -223,7 +212,7 @@ def _connect(
     popen: subprocess.Popen[bytes],
     extra: dict[str, Any] | None,
 ) -> SubprocessTransport:
-    """Wrap the pipes and watch the child; undo it all on failure."""
+    """Wrap the pipes, watch the child, schedule connection_made; undo it all on failure."""
     transport = SubprocessTransport(io.loop, protocol, popen, extra)
     try:
         _wrap_pipes(io, transport, popen)
@@ -231,6 +220,8 @@ def _connect(
     except BaseException:
         _abandon(transport, popen)
         raise
+    # After the pipes' connection_made() callbacks, which their constructors scheduled.
+    io.loop.call_soon(transport._connected)
     return transport
 
 

@@ -309,7 +309,6 @@ def test_no_zombie_after_wait(loop: Loop) -> None:
 
 
 def test_no_pipes_connection_made_has_run_when_exec_returns(loop: Loop) -> None:
-    # treadle runs it at once when there is no pipe to wait for; asyncio schedules it.
     async def main() -> list[str]:
         transport, protocol = await loop.subprocess_exec(
             RecordingProtocol, "true", stdin=None, stdout=None, stderr=None
