@@ -452,6 +452,32 @@ def test_peer_closing_with_nothing_buffered_is_a_clean_loss(
     run(loop, main())
 
 
+def test_peer_closing_after_a_drain_is_a_clean_loss(
+    loop: Loop, pipe_files: tuple[BinaryIO, BinaryIO]
+) -> None:
+    # After a drain treadle's writer may still be registered beside the peer-close reader.
+    reader, writer = pipe_files
+
+    async def main() -> None:
+        wt, wproto = await write_end(loop, writer)
+        wt.write(b"x" * 100_000)  # more than the pipe holds: buffered, then drained below
+        assert wt.get_write_buffer_size() > 0
+        received = 0
+        while received < 100_000:
+            await asyncio.sleep(0)
+            try:
+                received += len(os.read(reader.fileno(), 65536))
+            except BlockingIOError:
+                pass
+        await eventually(lambda: wt.get_write_buffer_size() == 0)
+        reader.close()
+        assert await wproto.lost is None
+        assert wproto.events == ["made", "lost None"]
+
+    os.set_blocking(reader.fileno(), False)
+    run(loop, main())
+
+
 def test_writes_after_close_are_dropped_with_a_warning(
     loop: Loop, pipe_files: tuple[BinaryIO, BinaryIO], caplog: pytest.LogCaptureFixture
 ) -> None:
