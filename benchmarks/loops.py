@@ -11,8 +11,9 @@ Known names:
   never labels the pure variant "compiled".
 - ``treadle-<poller>``: ``treadle.core.new_event_loop(poller="<poller>")``, e.g. ``treadle-select``.
 - ``epoll-floor``: not a loop. Echo benchmarks over TCP and Unix sockets then serve with a bare
-  epoll loop (``benchmarks/echo/floor.py``), the pure-Python floor for context; the runner
-  measures it on those rows only.
+  epoll loop (``benchmarks/echo/floor.py``), and the subprocess rows run the same children
+  with no loop at all (``benchmarks/subprocesses.py``): the pure-Python floor, for context;
+  the runner measures it on those rows only.
 - ``module:callable``: any zero-argument factory, e.g. ``mypkg.loops:make_loop``.
 
 Loop libraries are imported lazily with importlib so that the runner and mypy never need them.
@@ -73,17 +74,22 @@ FLOOR = "epoll-floor"
 
 
 class EpollFloor:
-    """The ``epoll-floor`` entry: echo() sees ``echo_floor`` and serves without a loop."""
+    """The ``epoll-floor`` entry: echo() sees ``echo_floor`` and serves without a loop; the
+    subprocess workloads see ``subprocess_floor`` and run their children without one."""
 
     echo_floor = True
+    subprocess_floor = True
 
     def __call__(self) -> asyncio.AbstractEventLoop:
         return asyncio.new_event_loop()  # for the runner's probe only
 
 
 def measures(loop: str, benchmark: str) -> bool:
-    """Whether the runner measures ``benchmark`` on ``loop`` (the floor: stream echo only)."""
+    """Whether the runner measures ``benchmark`` on ``loop`` (the floor: stream echo and the
+    one-at-a-time subprocess rows only)."""
     if loop != FLOOR:
+        return True
+    if benchmark in ("subprocess_spawn_wait", "subprocess_pipe_throughput"):
         return True
     return benchmark.startswith("echo_") and "_udp_" not in benchmark
 

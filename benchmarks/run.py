@@ -159,7 +159,7 @@ def _measure(
         for bench in benches:
             for loop in order:
                 if not loops_module.measures(loop, bench.name):
-                    continue  # the epoll floor serves stream echo only: "n/a" in the report
+                    continue  # the epoll floor: stream echo and subprocess rows; "n/a" elsewhere
                 sample = _measure_one(bench, loop, round_index, scale)
                 samples.append(sample)
                 _log_sample(sample, bench, rounds)

@@ -15,7 +15,11 @@ end of file and leads to eof_received() and then connection_lost(None), called s
 Writing: write() tries os.write() at once when nothing is buffered; what the pipe does not take
 is buffered, and a writer drains the buffer with os.writev(). Flow control is asyncio's: the
 protocol is paused above the high mark and, as asyncio does for pipes, resumed only once the
-buffer is empty. The peer closing its end is noticed without writing: for FIFOs and sockets the
+buffer is empty. The writer stays registered when the buffer empties, and goes when a
+writability event finds nothing to send: the resumed producer usually writes again before the
+next poll, and then refills the buffer without an epoll_ctl() pair per refill (measured in
+docs/performance.md, "Subprocesses"). repr() says "polling" only while bytes wait, as asyncio's
+does. The peer closing its end is noticed without writing: for FIFOs and sockets the
 transport also watches its fd for *reading*, which a write end only reports (as an error or
 hang-up) when the other end is gone. If data was still buffered then, connection_lost() gets a
 BrokenPipeError; an EPIPE from os.write() itself ends the same way.
@@ -176,7 +180,8 @@ class WritePipeTransport(FdTransport, asyncio.WriteTransport):
         return _pipe_repr(self, self._polling_info)
 
     def _polling_info(self) -> list[str]:
-        polling = "polling" if self._io.is_writing(self._fd) else "idle"
+        # asyncio polls exactly while bytes wait; our writer may linger a moment longer.
+        polling = "polling" if self._buffer else "idle"
         return [polling, f"bufsize={self.get_write_buffer_size()}"]
 
     def _file(self) -> Any:
@@ -213,12 +218,17 @@ class WritePipeTransport(FdTransport, asyncio.WriteTransport):
                 return
             if written == nbytes:
                 return
-            self._io.add_writer(self._fd, self._write_ready)
+            if not self._io.is_writing(self._fd):  # it may still be there from the last drain
+                self._io.add_writer(self._fd, self._write_ready)
         self._buffer.append(data, written)  # copies what the caller could still change
         self._flow.after_growth(self._protocol, len(self._buffer))
 
     def _write_ready(self) -> None:
         buffer = self._buffer
+        if not buffer:
+            # The writer outlived the last drain and nothing came: now it goes.
+            self._io.remove_writer(self._fd)
+            return
         try:
             written = os.writev(self._fd, buffer.head_chunks(_WRITEV_MAX_BUFFERS))
         except _WOULD_BLOCK:
@@ -234,11 +244,12 @@ class WritePipeTransport(FdTransport, asyncio.WriteTransport):
         buffer.advance(written)
         if buffer:
             return
-        self._io.remove_writer(self._fd)
+        # The writer stays: the resumed producer usually writes again before the next poll.
         # asyncio resumes a paused pipe protocol only once the buffer is empty.
         self._flow.after_shrink(self._protocol, 0)  # may call write() again
         if self._state is TransportState.CLOSING and not buffer:
             self._state = TransportState.CLOSED
+            self._io.remove_writer(self._fd)
             self._io.remove_reader(self._fd)
             self._call_connection_lost(None)
 
@@ -262,6 +273,7 @@ class WritePipeTransport(FdTransport, asyncio.WriteTransport):
         self._state = TransportState.CLOSING
         if not self._buffer:
             self._state = TransportState.CLOSED
+            self._io.remove_writer(self._fd)  # it may linger after the last drain
             self._io.remove_reader(self._fd)
             self._io.loop.call_soon(self._call_connection_lost, None)
 
@@ -290,9 +302,8 @@ class WritePipeTransport(FdTransport, asyncio.WriteTransport):
         if self._state is TransportState.CLOSED:
             return  # connection_lost() is already on its way
         self._state = TransportState.CLOSED
-        if self._buffer:
-            self._io.remove_writer(self._fd)
-            self._buffer.clear()
+        self._io.remove_writer(self._fd)  # also when the buffer is empty: it may linger
+        self._buffer.clear()
         self._io.remove_reader(self._fd)
         self._io.loop.call_soon(self._call_connection_lost, exc)
 

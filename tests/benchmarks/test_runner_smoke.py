@@ -99,3 +99,34 @@ def test_epoll_floor_serves_tcp_and_tls_echo(tmp_path: Path) -> None:
         assert sample["throughput"] > 0
         # The clients' CPU per request: their share of the machine, beside the server's.
         assert sample["info"]["client_cpu_us"] > 0
+
+
+def test_epoll_floor_runs_the_subprocess_rows_without_a_loop(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    env = dict(os.environ)
+    env["PYTHONWARNINGS"] = "error"
+    rows = ["subprocess_spawn_wait", "subprocess_pipe_throughput"]
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(RUNNER),
+            "--loops=epoll-floor",
+            "--rounds=1",
+            "--scale=0.01",
+            f"--json={out}",
+            "--only",
+            *rows,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=50,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    samples = json.loads(out.read_text())["samples"]
+    assert [sample["benchmark"] for sample in samples] == rows
+    for sample in samples:
+        assert sample["error"] is None
+        assert sample["throughput"] > 0

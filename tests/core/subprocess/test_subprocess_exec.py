@@ -308,6 +308,49 @@ def test_no_zombie_after_wait(loop: Loop) -> None:
     assert pid not in zombie_children()
 
 
+def test_no_pipes_connection_made_has_run_when_exec_returns(loop: Loop) -> None:
+    async def main() -> list[str]:
+        transport, protocol = await loop.subprocess_exec(
+            RecordingProtocol, "true", stdin=None, stdout=None, stderr=None
+        )
+        assert protocol.events == ["connection_made"]
+        assert protocol.transport is transport
+        await protocol.done
+        transport.close()
+        return protocol.events
+
+    assert loop.run_until_complete(main()) == [
+        "connection_made",
+        "process_exited",
+        "connection_lost None",
+    ]
+
+
+class FailingConnectionMade(RecordingProtocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        raise RuntimeError("connection_made failed")
+
+
+def test_no_pipes_connection_made_error_goes_to_handler(
+    loop: Loop, exception_contexts: list[dict[str, Any]]
+) -> None:
+    async def main() -> int | None:
+        transport, protocol = await loop.subprocess_exec(
+            FailingConnectionMade, "true", stdin=None, stdout=None, stderr=None
+        )
+        await protocol.done
+        transport.close()
+        return transport.get_returncode()
+
+    assert loop.run_until_complete(main()) == 0
+    assert len(exception_contexts) == 1
+    context = exception_contexts[0]
+    assert context["message"].startswith("Exception in callback ")
+    assert isinstance(context["exception"], RuntimeError)
+    assert isinstance(context["handle"], asyncio.Handle)
+
+
 def test_send_signal_and_terminate(loop: Loop) -> None:
     async def main() -> tuple[int, int]:
         first = await asyncio.create_subprocess_exec("sleep", "30")

@@ -333,6 +333,37 @@ def test_large_write_pauses_and_resumes_writing(
     run(loop, main())
 
 
+def test_write_pipe_written_again_after_draining_keeps_order_and_says_idle(
+    loop: Loop, pipe_files: tuple[BinaryIO, BinaryIO]
+) -> None:
+    # treadle keeps the writer registered for a moment after a drain; nothing may show it.
+    reader, writer = pipe_files
+    first, second = b"a" * 300_000, b"b" * 300_000
+
+    async def main() -> None:
+        rt, rproto = await read_end(loop, reader)
+        rt.pause_reading()
+        wt, wproto = await write_end(loop, writer)
+        wt.write(first)
+        assert "polling" in repr(wt)
+        rt.resume_reading()
+        await eventually(lambda: wt.get_write_buffer_size() == 0)
+        assert "idle bufsize=0" in repr(wt)
+        wt.write(second)
+        await eventually(lambda: len(rproto.data) == len(first) + len(second))
+        assert bytes(rproto.data) == first + second
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert "idle bufsize=0" in repr(wt)
+        assert wproto.events == ["made"] + ["pause_writing", "resume_writing at 0"] * 2
+        wt.close()
+        assert await wproto.lost is None
+        rt.close()
+        assert await rproto.lost is None
+
+    run(loop, main())
+
+
 def test_write_buffer_limits_validation(loop: Loop, pipe_files: tuple[BinaryIO, BinaryIO]) -> None:
     _, writer = pipe_files
 
@@ -418,6 +449,32 @@ def test_peer_closing_with_nothing_buffered_is_a_clean_loss(
         assert await wproto.lost is None
         assert wproto.events == ["made", "lost None"]
 
+    run(loop, main())
+
+
+def test_peer_closing_after_a_drain_is_a_clean_loss(
+    loop: Loop, pipe_files: tuple[BinaryIO, BinaryIO]
+) -> None:
+    # After a drain treadle's writer may still be registered beside the peer-close reader.
+    reader, writer = pipe_files
+
+    async def main() -> None:
+        wt, wproto = await write_end(loop, writer)
+        wt.write(b"x" * 100_000)  # more than the pipe holds: buffered, then drained below
+        assert wt.get_write_buffer_size() > 0
+        received = 0
+        while received < 100_000:
+            await asyncio.sleep(0)
+            try:
+                received += len(os.read(reader.fileno(), 65536))
+            except BlockingIOError:
+                pass
+        await eventually(lambda: wt.get_write_buffer_size() == 0)
+        reader.close()
+        assert await wproto.lost is None
+        assert wproto.events == ["made", "lost None"]
+
+    os.set_blocking(reader.fileno(), False)
     run(loop, main())
 
 
