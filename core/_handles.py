@@ -36,8 +36,10 @@ if TYPE_CHECKING:
     class LoopTimerHandle(asyncio.TimerHandle, LoopHandle):
         """asyncio.TimerHandle with its slots typed; asyncio.TimerHandle itself at run time."""
 
-        _when: float
-        _scheduled: bool  # invariant: True while the handle sits in the loop's timer heap
+        _when: Any  # any number, as asyncio allows (a Decimal from call_at, say)
+        # invariant: truthy while the handle sits in the loop's timer heap: True, or its rank
+        # among timers that may share its deadline (2, 3, ...; _scheduler.py says why).
+        _scheduled: int
 
 else:
     LoopHandle = asyncio.Handle
@@ -122,6 +124,15 @@ class Timer(LoopTimerHandle):
             # Drop references early, as asyncio does; the slots are typed for live handles.
             self._callback = None  # type: ignore[assignment]
             self._args = None  # type: ignore[assignment]
+
+    def __lt__(self, other: object) -> bool:
+        # The timer heap's comparison (it holds the handles, as asyncio's does). asyncio's
+        # isinstance() test first costs a fifth of a heap push; an object without a deadline
+        # still gets NotImplemented, so `<` raises the same TypeError.
+        try:
+            return self._when < other._when  # type: ignore[attr-defined,no-any-return]  # see above
+        except AttributeError:
+            return NotImplemented
 
     def _repr_info(self) -> list[str]:
         info: list[str] = super()._repr_info()  # type: ignore[misc]  # not in typeshed

@@ -22,7 +22,6 @@ import threading
 import traceback
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Generator
-from heapq import heappush
 from typing import Any, TypeAlias, TypeVar, TypeVarTuple, cast
 
 from . import _connect, _datagram, _dns, _pipes, _sendfile, _server, tls
@@ -95,7 +94,7 @@ class EventLoop(asyncio.AbstractEventLoop):
         # The scheduler's own containers: call_soon and call_at append and push to them directly.
         self._ready = self._scheduler.ready
         self._timers = self._scheduler.timers
-        self._next_seq = self._scheduler.next_seq
+        self._push_timer = self._scheduler.push_timer
         self._now = self._clock.current_time
         self._registry = self._scheduler.registry
         try:
@@ -304,8 +303,7 @@ class EventLoop(asyncio.AbstractEventLoop):
             return timer
         # call_at's non-debug path, inlined: call_later+cancel churn is a benchmark of its own.
         timer = Timer(when, callback, args, self, context)
-        heappush(self._timers, (when, self._next_seq(), timer))
-        timer._scheduled = True
+        self._push_timer(timer)
         return timer
 
     def call_at(
@@ -328,8 +326,7 @@ class EventLoop(asyncio.AbstractEventLoop):
                 _drop_own_frames(timer._source_traceback)
         else:
             timer = Timer(when, callback, args, self, context)
-        heappush(self._timers, (when, self._next_seq(), timer))
-        timer._scheduled = True
+        self._push_timer(timer)
         return timer
 
     def time(self) -> float:
@@ -906,9 +903,9 @@ class EventLoop(asyncio.AbstractEventLoop):
     def next_timer_deadline(self) -> float | None:
         """Loop time of the earliest live timer, or None: where a virtual clock's autojump goes."""
         timers = self._timers
-        if timers and not timers[0][2]._cancelled:
-            return timers[0][0]  # type: ignore[no-any-return]  # a float unless users passed odd deadlines
-        live: list[float] = [when for when, _, handle in timers if not handle._cancelled]
+        if timers and not timers[0]._cancelled:
+            return timers[0]._when  # type: ignore[no-any-return]  # a float unless users passed odd deadlines
+        live: list[float] = [handle._when for handle in timers if not handle._cancelled]
         return min(live, default=None)
 
     # -- debug ----------------------------------------------------------------------------------
