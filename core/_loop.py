@@ -105,6 +105,7 @@ class EventLoop(asyncio.AbstractEventLoop):
         self._registry.set_reader(
             self._waker.fileno(), ReadyHandle(self._waker.drain, (), self, None)
         )
+        self._scheduler.wake_only_fds = 1
         self._exception_handler: Handler | None = None
         self._task_factory: TaskFactory | None = None
         self._executor = ExecutorManager(self)

@@ -58,6 +58,8 @@ MAX_POLL_TIMEOUT = 24 * 3600.0
 # Rebuild the heap only when it holds enough cancelled timers for the rebuild to pay off.
 _PURGE_MIN_CANCELLED = 100
 
+_NO_EVENTS: list[tuple[int, int]] = []  # never appended to: dispatch only reads it
+
 ExceptionReporter = Callable[[LoopHandle, BaseException], None]
 
 
@@ -77,6 +79,10 @@ class Scheduler:
         self.last_rank = 1  # the rank last given to a timer that may tie (ranks start at 2)
         self.cancelled_timers = 0  # invariant: how many entries of ``timers`` are cancelled
         self.registry = FdRegistry(poller, self.ready)
+        self._watched = self.registry.interests
+        # Registered fds whose readiness matters only to a blocking poll: the loop's own wake-up
+        # fd. With no other fd watched, a busy iteration has nothing to ask the kernel about.
+        self.wake_only_fds = 0
         self.clock = clock
         self.stopping = False
         self.polling = False
@@ -157,6 +163,10 @@ class Scheduler:
                 idle_wait = True
         if self.io_wait_hooks:
             events = self._poll_with_hooks(timeout)
+        elif timeout == 0.0 and len(self._watched) <= self.wake_only_fds:
+            # Busy, and nothing watched that a poll could report (see wake_only_fds): skip the
+            # system call. A wake-up written meanwhile stays readable for the next blocking poll.
+            events = _NO_EVENTS
         else:
             events = self.registry.poll(timeout)
         self.polling = False
