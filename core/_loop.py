@@ -135,13 +135,8 @@ class EventLoop(asyncio.AbstractEventLoop):
 
     def run_forever(self) -> None:
         self._enter_running()
-        run_once = self._scheduler.run_once
-        scheduler = self._scheduler
         try:
-            while True:
-                run_once()
-                if scheduler.stopping:
-                    break
+            self._scheduler.run_until_stopped()
         finally:
             self._leave_running()
 

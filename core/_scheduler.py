@@ -1,6 +1,6 @@
-"""The scheduler: a ready queue, a timer heap, and one iteration of the loop.
+"""The scheduler: a ready queue, a timer heap, and the loop's iterations.
 
-How an iteration works (``run_once``):
+How an iteration works (``run_until_stopped`` runs them until ``stopping`` is set):
 1. Decide how long the poller may block: not at all when callbacks are ready or the loop is
    stopping; until the earliest timer otherwise (asking the clock, which may be virtual); forever
    when there is nothing to wait for. An idle waiter (``wait_all_tasks_blocked``, a clock's
@@ -31,7 +31,8 @@ Invariants and choices:
   *before* reading it; under the GIL that ordering means either the loop sees the new callback or
   the caller sees the flag and wakes the poller, never neither.
 - A callback's exception goes to the loop's exception handler; SystemExit and KeyboardInterrupt
-  propagate out of ``run_once`` with the rest of the queue intact, so the loop stays usable.
+  propagate out of ``run_until_stopped`` with the rest of the queue intact, so the loop stays
+  usable.
 """
 
 from __future__ import annotations
@@ -139,50 +140,85 @@ class Scheduler:
 
     # -- one iteration --------------------------------------------------------------------------
 
-    def run_once(self) -> None:
+    def run_until_stopped(self) -> None:
+        """Run iterations (at least one) until ``stopping`` is set; see the module docstring.
+
+        One function for the whole loop rather than a call per iteration: the containers are read
+        into locals once, and the ready callbacks run inline. CPU time per op (3.13): call_soon
+        chain 745 -> 600 ns; CPU-time ratio to asyncio on future round trips 1.62x -> 1.82x.
+        """
         ready = self.ready
         timers = self.timers
-        if self.cancelled_timers > _PURGE_MIN_CANCELLED and self.cancelled_timers * 2 > len(timers):
-            self._purge_cancelled_timers()
-        elif timers and timers[0]._cancelled:
-            self._drop_cancelled_head()
+        idle = self.idle_waiters
+        hooks = self.io_wait_hooks
+        watched = self._watched
+        poll = self.registry.poll
+        popleft = ready.popleft
+        report_error = self._report_error
+        handle: LoopHandle | None = None
+        while True:
+            if self.cancelled_timers > _PURGE_MIN_CANCELLED and self.cancelled_timers * 2 > len(
+                timers
+            ):
+                self._purge_cancelled_timers()
+            elif timers and timers[0]._cancelled:
+                self._drop_cancelled_head()
 
-        self.polling = True
-        # _poll_timeout()'s first case inlined: with callbacks ready (a busy loop) it is the only
-        # case taken. callgrind, instructions per op: call_soon chain 13.5k -> 13.26k, future
-        # round trip 33.6k -> 32.8k (2%, against 0.7% run-to-run noise).
-        timeout = 0.0 if ready or self.stopping else self._poll_timeout()
-        idle_wait = False
+            self.polling = True
+            # _poll_timeout()'s first case inlined: with callbacks ready (a busy loop) it is the
+            # only case taken (callgrind: 2% on a call_soon chain).
+            timeout = 0.0 if ready or self.stopping else self._poll_timeout()
+            idle_wait = False
+            if idle:
+                timeout, idle_wait = self._cap_for_idle_waiters(timeout)
+            if hooks:
+                events = self._poll_with_hooks(timeout)
+            elif timeout == 0.0 and len(watched) <= self.wake_only_fds:
+                # Busy, and nothing watched that a poll could report (see wake_only_fds): skip
+                # the syscall. A wake-up written meanwhile stays readable for the next blocking
+                # poll. CPU time per op: call_soon chain 1156 -> 745 ns (3.13).
+                events = _NO_EVENTS
+            else:
+                events = poll(timeout)
+            self.polling = False
+
+            if events:
+                self.registry.dispatch(events)
+            elif idle_wait and not ready:
+                ready.append(heapq.heappop(idle)[2])
+            if timers:
+                self._move_due_timers(timers, ready)
+
+            if self.debug:
+                self._run_ready_debug(len(ready))
+            else:
+                # Only what was ready now; Handle._run() inlined (one frame less per callback).
+                for _ in range(len(ready)):
+                    handle = popleft()
+                    if handle._cancelled:
+                        continue
+                    try:
+                        handle._context.run(handle._callback, *handle._args)
+                    except (SystemExit, KeyboardInterrupt):
+                        raise
+                    except BaseException as exc:
+                        report_error(handle, exc)
+                # A callback's exception may keep this frame alive through its traceback, and the
+                # frame lives on while the loop waits: it must not keep the last handle alive.
+                handle = None
+            if self.stopping:
+                return
+
+    def _cap_for_idle_waiters(self, timeout: float) -> tuple[float, bool]:
+        """An idle waiter caps a blocking wait at its cushion; say whether it did."""
         idle = self.idle_waiters
         while idle and idle[0][2]._cancelled:
             heapq.heappop(idle)
         if idle and timeout != 0.0:
-            cushion = self.idle_waiters[0][0]
+            cushion = idle[0][0]
             if timeout < 0 or cushion < timeout:
-                timeout = cushion
-                idle_wait = True
-        if self.io_wait_hooks:
-            events = self._poll_with_hooks(timeout)
-        elif timeout == 0.0 and len(self._watched) <= self.wake_only_fds:
-            # Busy, and nothing watched that a poll could report (see wake_only_fds): skip the
-            # system call. A wake-up written meanwhile stays readable for the next blocking poll.
-            events = _NO_EVENTS
-        else:
-            events = self.registry.poll(timeout)
-        self.polling = False
-
-        if events:
-            self.registry.dispatch(events)
-        elif idle_wait and not ready:
-            ready.append(heapq.heappop(self.idle_waiters)[2])
-
-        if timers:
-            self._move_due_timers(timers, ready)
-
-        if self.debug:
-            self._run_ready_debug(len(ready))
-        else:
-            self._run_ready(len(ready))
+                return cushion, True
+        return timeout, False
 
     def _move_due_timers(self, timers: list[LoopTimerHandle], ready: deque[LoopHandle]) -> None:
         end = self.clock.current_time() + self._clock_resolution
@@ -224,25 +260,6 @@ class Scheduler:
         if not timeout > 0.0:  # also catches NaN
             return 0.0
         return min(timeout, MAX_POLL_TIMEOUT)
-
-    def _run_ready(self, count: int) -> None:
-        handle: LoopHandle | None = None
-        popleft = self.ready.popleft
-        report_error = self._report_error
-        for _ in range(count):
-            handle = popleft()
-            if handle._cancelled:
-                continue
-            # Handle._run() inlined: one Python frame less for every callback the loop runs.
-            try:
-                handle._context.run(handle._callback, *handle._args)
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                report_error(handle, exc)
-        # A callback's exception may keep this frame alive through its traceback; the frame must
-        # not keep the last handle (and what its callback refers to) alive with it.
-        handle = None
 
     def _run_ready_debug(self, count: int) -> None:
         handle: LoopHandle | None = None
