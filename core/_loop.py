@@ -271,7 +271,15 @@ class EventLoop(asyncio.AbstractEventLoop):
                 callback, args, context, "call_soon_threadsafe", check_thread=False
             )
         else:
-            handle = ReadyHandle(callback, args, self, context)
+            # As in call_soon: ReadyHandle.__init__ inlined (a post 247 -> 213 ns, 3.13).
+            handle = _new_object(ReadyHandle)
+            handle._callback = callback
+            handle._args = args
+            handle._loop = self
+            handle._context = _copy_context() if context is None else context
+            handle._cancelled = False
+            handle._repr = None
+            handle._source_traceback = None
         self._ready.append(handle)
         if self._scheduler.polling:  # see _scheduler.py on why this test is race-free
             self._waker.wake()
