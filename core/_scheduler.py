@@ -44,6 +44,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from contextvars import Context
 from heapq import heappop, heappush
 from typing import Any, Protocol, cast
 
@@ -59,6 +60,7 @@ MAX_POLL_TIMEOUT = 24 * 3600.0
 # Rebuild the heap only when it holds enough cancelled timers for the rebuild to pay off.
 _PURGE_MIN_CANCELLED = 100
 
+_run_in = Context.run
 _NO_EVENTS: list[tuple[int, int]] = []  # never appended to: dispatch only reads it
 
 ExceptionReporter = Callable[[LoopHandle, BaseException], None]
@@ -156,6 +158,7 @@ class Scheduler:
         popleft = ready.popleft
         report_error = self._report_error
         handle: LoopHandle | None = None
+        context: Any = None  # what a user passed as context=, checked only by running it
         while True:
             if self.cancelled_timers > _PURGE_MIN_CANCELLED and self.cancelled_timers * 2 > len(
                 timers
@@ -198,14 +201,22 @@ class Scheduler:
                     if handle._cancelled:
                         continue
                     try:
-                        handle._context.run(handle._callback, *handle._args)
+                        context = handle._context
+                        if type(context) is Context:
+                            # Unbound: `context.run(...)` with *args builds a bound method per
+                            # call; 125 -> 100 ns per callback (3.13). Anything else a user passed
+                            # as context fails as it does on asyncio's loop.
+                            _run_in(context, handle._callback, *handle._args)
+                        else:
+                            context.run(handle._callback, *handle._args)
                     except (SystemExit, KeyboardInterrupt):
                         raise
                     except BaseException as exc:
                         report_error(handle, exc)
                 # A callback's exception may keep this frame alive through its traceback, and the
-                # frame lives on while the loop waits: it must not keep the last handle alive.
-                handle = None
+                # frame lives on while the loop waits: it must not keep the last handle (or its
+                # context) alive.
+                handle = context = None
             if self.stopping:
                 return
 
