@@ -51,6 +51,7 @@ from typing import Any, Protocol, cast
 from ._clock import Clock
 from ._fdregistry import FdRegistry
 from ._handles import LoopHandle, LoopTimerHandle
+from ._ready import run_ready
 from .poll import Poller
 
 logger = logging.getLogger("asyncio")
@@ -61,6 +62,9 @@ MAX_POLL_TIMEOUT = 24 * 3600.0
 _PURGE_MIN_CANCELLED = 100
 
 _run_in = Context.run
+# Ready callbacks up to which an iteration runs them inline; a larger batch goes to _ready.py,
+# which stays interpreted in the compiled build (its docstring says why).
+_INLINE_BATCH = 4
 _NO_EVENTS: list[tuple[int, int]] = []  # never appended to: dispatch only reads it
 
 ExceptionReporter = Callable[[LoopHandle, BaseException], None]
@@ -192,11 +196,14 @@ class Scheduler:
             if timers:
                 self._move_due_timers(timers, ready)
 
+            count = len(ready)
             if self.debug:
-                self._run_ready_debug(len(ready))
+                self._run_ready_debug(count)
+            elif count > _INLINE_BATCH:
+                run_ready(ready, count, report_error)  # interpreted even when this is compiled
             else:
                 # Only what was ready now; Handle._run() inlined (one frame less per callback).
-                for _ in range(len(ready)):
+                for _ in range(count):
                     handle = popleft()
                     if handle._cancelled:
                         continue
