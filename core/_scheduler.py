@@ -144,7 +144,7 @@ class Scheduler:
         """Make ``handle`` ready once the loop has had nothing to do for ``cushion`` seconds."""
         heapq.heappush(self.idle_waiters, (cushion, self.next_seq(), handle))
 
-    # -- one iteration --------------------------------------------------------------------------
+    # -- the iterations ---------------------------------------------------------------------------
 
     def run_until_stopped(self) -> None:
         """Run iterations (at least one) until ``stopping`` is set; see the module docstring.
@@ -202,7 +202,9 @@ class Scheduler:
             elif count > _INLINE_BATCH:
                 run_ready(ready, count, report_error)  # interpreted even when this is compiled
             else:
-                # Only what was ready now; Handle._run() inlined (one frame less per callback).
+                # _ready.run_ready's loop, inline: one callback per iteration is the common case,
+                # where calls cost most (see the docstring: 745 -> 600 ns). Only what was ready
+                # now; Handle._run() inlined (one frame less per callback).
                 for _ in range(count):
                     handle = popleft()
                     if handle._cancelled:
