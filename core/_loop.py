@@ -305,8 +305,17 @@ class EventLoop(asyncio.AbstractEventLoop):
             if timer._source_traceback:
                 _drop_own_frames(timer._source_traceback)
             return timer
-        # call_at's non-debug path, inlined: call_later+cancel churn is a benchmark of its own.
-        timer = Timer(when, callback, args, self, context)
+        # call_at's non-debug path, inlined, and Timer.__init__ with it: call_later+cancel churn
+        # is a benchmark of its own.
+        timer = _new_object(Timer)
+        timer._callback = callback
+        timer._args = args
+        timer._loop = self
+        timer._context = _copy_context() if context is None else context
+        timer._cancelled = False
+        timer._repr = None
+        timer._source_traceback = None
+        timer._when = when
         self._push_timer(timer)
         return timer
 
