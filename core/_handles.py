@@ -49,7 +49,8 @@ _copy_context = contextvars.copy_context
 
 
 class ReadyHandle(LoopHandle):
-    """A ``Handle`` for ``call_soon`` and I/O callbacks, built without the debug bookkeeping."""
+    """A ``Handle`` for ``call_soon`` and I/O callbacks, built without the debug bookkeeping
+    (``call_soon`` and ``call_soon_threadsafe`` set the same slots inline; keep them in step)."""
 
     __slots__ = ()
 
@@ -86,7 +87,8 @@ class ReadyHandle(LoopHandle):
 
 
 class Timer(LoopTimerHandle):
-    """A ``TimerHandle`` built without the debug bookkeeping.
+    """A ``TimerHandle`` built without the debug bookkeeping (``call_later`` sets the same slots
+    inline; keep the two in step).
 
     TimerHandle.cancel() reports back through ``loop._timer_handle_cancelled(handle)``; that name
     is asyncio's contract between the handle and its loop, so our loop implements it.
