@@ -92,6 +92,11 @@ class FdRegistry:
         self._suspects: set[int] = set()
 
     @property
+    def interests(self) -> dict[int, _Interest]:
+        """fd -> what waits on it; live, for the scheduler to count (never to change)."""
+        return self._interests
+
+    @property
     def poller(self) -> Poller:
         return self._poller
 

@@ -36,8 +36,10 @@ if TYPE_CHECKING:
     class LoopTimerHandle(asyncio.TimerHandle, LoopHandle):
         """asyncio.TimerHandle with its slots typed; asyncio.TimerHandle itself at run time."""
 
-        _when: float
-        _scheduled: bool  # invariant: True while the handle sits in the loop's timer heap
+        _when: Any  # any number, as asyncio allows (a Decimal from call_at, say)
+        # invariant: truthy while the handle sits in the loop's timer heap: True, or its rank
+        # among timers that may share its deadline (2, 3, ...; _scheduler.py says why).
+        _scheduled: int
 
 else:
     LoopHandle = asyncio.Handle
@@ -47,7 +49,8 @@ _copy_context = contextvars.copy_context
 
 
 class ReadyHandle(LoopHandle):
-    """A ``Handle`` for ``call_soon`` and I/O callbacks, built without the debug bookkeeping."""
+    """A ``Handle`` for ``call_soon`` and I/O callbacks, built without the debug bookkeeping
+    (``call_soon`` and ``call_soon_threadsafe`` set the same slots inline; keep them in step)."""
 
     __slots__ = ()
 
@@ -84,7 +87,8 @@ class ReadyHandle(LoopHandle):
 
 
 class Timer(LoopTimerHandle):
-    """A ``TimerHandle`` built without the debug bookkeeping.
+    """A ``TimerHandle`` built without the debug bookkeeping (``call_later`` sets the same slots
+    inline; keep the two in step).
 
     TimerHandle.cancel() reports back through ``loop._timer_handle_cancelled(handle)``; that name
     is asyncio's contract between the handle and its loop, so our loop implements it.
@@ -122,6 +126,15 @@ class Timer(LoopTimerHandle):
             # Drop references early, as asyncio does; the slots are typed for live handles.
             self._callback = None  # type: ignore[assignment]
             self._args = None  # type: ignore[assignment]
+
+    def __lt__(self, other: object) -> bool:
+        # The timer heap's comparison (it holds the handles, as asyncio's does). asyncio's
+        # isinstance() test first costs a fifth of a heap push; an object without a deadline
+        # still gets NotImplemented, so `<` raises the same TypeError.
+        try:
+            return self._when < other._when  # type: ignore[attr-defined,no-any-return]  # see above
+        except AttributeError:
+            return NotImplemented
 
     def _repr_info(self) -> list[str]:
         info: list[str] = super()._repr_info()  # type: ignore[misc]  # not in typeshed

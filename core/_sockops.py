@@ -88,13 +88,6 @@ class SocketOps:
         self._release_writer: Callable[[int], object] = getattr(
             loop, "_park_writer", loop.remove_writer
         )
-        # sock.recv(n) allocates n bytes and shrinks them to what arrived. With glibc's default
-        # thresholds a recv(256 KiB) is an mmap, or a heap trimmed and refaulted, per read; once
-        # they are raised (see _heap.py) it is a cheap heap allocation. asyncio's loop raises them
-        # by accident on its first large read; we do it on purpose, before any read. Measured
-        # then (3.13): recv(256 KiB) 5.3-5.8 us per 1 KiB message and 21-26 us per 100 KiB one,
-        # against 5.4-6.6 and 31-33 us for recv_into a reused buffer plus a copy, so we keep recv.
-        raise_malloc_thresholds()
         # fd -> the waiter (future or job) whose callback is registered for it; see "Ownership".
         self._readers: dict[int, object] = {}
         self._writers: dict[int, object] = {}
@@ -107,6 +100,16 @@ class SocketOps:
     def _add_reader(
         self, fd: int, fileobj: Any, owner: object, callback: Callable[..., object], *args: Any
     ) -> None:
+        # sock.recv(n) allocates n bytes and shrinks them to what arrived. With glibc's default
+        # thresholds a recv(256 KiB) is an mmap, or a heap trimmed and refaulted, per read; once
+        # they are raised (see _heap.py) it is a cheap heap allocation. asyncio's loop raises them
+        # by accident on its first large read; we do it on purpose, when a sock_* call first
+        # waits to read. Measured then (3.13): recv(256 KiB) 5.3-5.8 us per 1 KiB message and
+        # 21-26 us per 100 KiB one, against 5.4-6.6 and 31-33 us for recv_into a reused buffer
+        # plus a copy, so we keep recv. Not when the loop is made (as until issue 12): a loop
+        # that never reads through sock_* keeps glibc's defaults, and with them asyncio's RSS
+        # per pending timer (raised, the heap's reallocations stay resident: +8 B per timer).
+        raise_malloc_thresholds()
         self._loop.add_reader(fileobj, callback, *args)
         self._readers[fd] = owner
 

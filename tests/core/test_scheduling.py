@@ -235,3 +235,20 @@ def test_many_callbacks_in_one_iteration(loop: asyncio.AbstractEventLoop) -> Non
     loop.call_soon(loop.stop)
     loop.run_forever()
     assert total == sum(range(10_000))
+
+
+def test_context_that_is_not_a_context_fails_when_the_callback_runs(
+    loop: asyncio.AbstractEventLoop, exception_contexts: list[dict[str, Any]]
+) -> None:
+    # asyncio stores any context= and calls its run() when the callback is due; the error goes to
+    # the exception handler and the loop carries on with the next callback.
+    ran: list[str] = []
+    loop.call_soon(ran.append, "never", context=object())  # type: ignore[arg-type]
+    loop.call_soon(ran.append, "next")
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert ran == ["next"]
+    assert len(exception_contexts) == 1
+    error = exception_contexts[0]["exception"]
+    assert type(error) is AttributeError
+    assert str(error) == "'object' object has no attribute 'run'"
