@@ -5,7 +5,9 @@ scope effectively cancelled?" (``TaskInfo.has_pending_cancellation``, ``from_thr
 .check_cancelled``, which ask from another thread too), "which nursery is this task a child of?"
 (``TaskInfo.parent_id``), and one thing it asks to do: run a task that a worker thread started
 with ``anyio.from_thread.run`` inside the worker's host scope, so cancelling the host cancels
-it (``adopt``, the way a nursery roots its children). Reading them here,
+it (``adopt``, the way a nursery roots its children). Task groups spawn their children with a
+runner that reports each child's end itself (``report_child_exit``), which saves a loop callback
+per child. Reading them here,
 in one module, keeps the backend's dependence on structured's private modules visible and small;
 if structured grows a public introspection call for them, only this file changes.
 """
@@ -18,13 +20,16 @@ from typing import Any
 
 from treadle.structured._cancel import CancelScope as NativeScope
 from treadle.structured._cancel import deliver, effective_cancel
+from treadle.structured._nursery import report_child_exit
 from treadle.structured._tasks import TaskState, states
 
 __all__ = [
     "NativeScope",
+    "TaskState",
     "adopt",
     "cancel_requests_from_outside",
     "raise_if_cancelled",
+    "report_child_exit",
     "scope_is_cancelled",
     "task_is_cancelled",
     "task_parent",

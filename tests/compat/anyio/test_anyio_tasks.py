@@ -143,3 +143,24 @@ async def test_native_task_cancel_passes_through_scopes() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_task_handles_record_return_error_and_cancellation() -> None:
+    async def answer() -> int:
+        await anyio.sleep(0.01)
+        return 42
+
+    async def fail() -> None:
+        await anyio.sleep(0.02)
+        raise ValueError("boom")
+
+    with pytest.RaisesGroup(pytest.RaisesExc(ValueError, match="boom")):
+        async with anyio.create_task_group() as tg:
+            finished = tg.start_soon(answer)
+            cancelled = tg.start_soon(anyio.sleep_forever)
+            failed = tg.start_soon(fail)
+            await anyio.wait_all_tasks_blocked()
+            cancelled.cancel()  # the handle's own scope: the group goes on
+    assert finished.return_value == 42
+    assert cancelled.status is anyio.TaskHandle.Status.CANCELLED
+    assert isinstance(failed.exception, ValueError)
