@@ -423,11 +423,9 @@ def _deliver(state: TaskState, batch: list[TaskState], message: str | None) -> N
 
 def _run_follow_ups(batch: list[TaskState]) -> None:
     for state in batch:
-        if state.task.done():
-            # follow_up()'s first case, inlined: most cancelled tasks are done by now.
-            state.in_flight = False
-            state.waited_on = None
-        else:
+        # follow_up()'s first case, inlined: most cancelled tasks are done by now, and a done
+        # task's state is not used again (it left ``states`` as the task ended).
+        if not state.task.done():
             follow_up(state)
 
 

@@ -56,10 +56,12 @@ class Event(anyio.Event):
         if self._flag:
             return
         self._flag = True
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-        self._waiters.clear()
+        # Every AnyIO task sets its TaskHandle's event as it ends, mostly with nobody waiting.
+        if self._waiters:
+            for waiter in self._waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+            self._waiters.clear()
 
     def is_set(self) -> bool:
         return self._flag

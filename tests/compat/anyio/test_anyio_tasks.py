@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
+from typing import Any
 
 import anyio
 import pytest
@@ -164,3 +167,28 @@ async def test_task_handles_record_return_error_and_cancellation() -> None:
     assert finished.return_value == 42
     assert cancelled.status is anyio.TaskHandle.Status.CANCELLED
     assert isinstance(failed.exception, ValueError)
+
+
+async def test_ended_children_are_freed_by_reference_counting() -> None:
+    # A child's runner frame is in its error's traceback; nothing it holds may lead back to the
+    # task (which keeps that error), or every ended child waits for the cyclic GC.
+    refs: list[weakref.ref[asyncio.Task[Any]]] = []
+
+    async def child(fail: bool) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        refs.append(weakref.ref(task))
+        del task
+        if fail:
+            raise ValueError("boom")
+        await anyio.sleep_forever()
+
+    gc.disable()
+    try:
+        with pytest.RaisesGroup(ValueError):
+            async with anyio.create_task_group() as tg:
+                for fail in (False, False, True):
+                    tg.start_soon(child, fail)
+        assert [ref() for ref in refs] == [None, None, None]
+    finally:
+        gc.enable()
