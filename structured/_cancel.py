@@ -143,6 +143,30 @@ class CancelScope:
             deliver(host)  # deferred to after the next suspension: host is running
         return self
 
+    def _enter_for(self, host: TaskState) -> None:
+        """``__enter__`` on behalf of a nursery child that has not started: its root scope.
+
+        The child's runner leaves it through ``report_child_exit`` (structured/_nursery.py).
+        """
+        if self._state is not _NEW:
+            raise RuntimeError(
+                "this CancelScope was already entered; each scope is for one 'with' block, "
+                "create a new CancelScope instead"
+            )
+        parent = host.scope
+        assert parent is not None  # the nursery's scope
+        self._parent = parent
+        self._host = host
+        self._state = _ACTIVE
+        self._cancelling = host.task.cancelling()
+        if parent._children is None:
+            parent._children = {self}
+        else:
+            parent._children.add(self)
+        host.scope = self
+        if self._deadline != math.inf:
+            self._arm_deadline(host.task)
+
     def _arm_deadline(self, task: asyncio.Task[Any]) -> None:
         # The loop is looked up only for scopes that need it (entering 100k plain scopes is
         # a benchmark of its own).
@@ -381,9 +405,16 @@ def deliver_to_subtree(root: CancelScope) -> None:
                 if state.scope is scope:
                     _deliver(state, batch, message)
         if scope._children:
-            pending.extend(
-                child for child in scope._children if not child._shield and not child._cancel_called
-            )
+            for child in scope._children:
+                if child._shield or child._cancel_called:
+                    continue
+                if child._children or child._tasks:
+                    pending.append(child)
+                    continue
+                # A leaf (each AnyIO task's own scope is one): only its host can be in it.
+                host = child._host
+                if host is not None and host.scope is child:
+                    _deliver(host, batch, message)
     if batch:
         batch[0].task.get_loop().call_soon(_run_follow_ups, batch)
 

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
-from ._cancel import CancelScope, cancel_message, deliver, effective_cancel
+from ._cancel import CancelScope, ScopeState, cancel_message, deliver, effective_cancel
 from ._spawn_checks import coroutine_or_error
 from ._task_status import TASK_STATUS_IGNORED, TaskStatus
 from ._tasks import TaskState, states
@@ -34,6 +34,8 @@ _T = TypeVar("_T")
 __all__ = ["TASK_STATUS_IGNORED", "Nursery", "TaskStatus", "open_nursery"]
 
 _GROUP_MESSAGE = "errors in a treadle nursery"
+_CancelledError = asyncio.CancelledError
+_EXITED = ScopeState.EXITED
 
 _A = TypeVar("_A")
 
@@ -152,18 +154,26 @@ class Nursery:
         return task
 
     def _spawn_with_runner(
-        self, runner: ChildRunner[_A], arg: _A, name: str | None
+        self,
+        runner: ChildRunner[_A],
+        arg: _A,
+        name: str | None,
+        root: CancelScope | None = None,
     ) -> asyncio.Task[Any]:
         """``start_soon`` for a child whose runner reports its own end (``report_child_exit``).
 
         The child task runs ``runner(arg, state)``. With no done callback to wait for, a child
         leaves the nursery in its last step rather than one loop callback later; so the host
-        may resume before done callbacks added to the last child's Task have run.
+        may resume before done callbacks added to the last child's Task have run. ``root``, a
+        new scope, is entered for the child here, as if its coroutine began with ``with root:``
+        (AnyIO's per-task scope), and left by ``report_child_exit``.
         """
         if self._closed:
             raise _closed_error()
         state = TaskState(None, self._scope)  # type: ignore[arg-type]  # the task comes next
         state.task = task = self._loop.create_task(runner(arg, state), name=name)
+        if root is not None:
+            root._enter_for(state)
         self._adopt(state)
         return task
 
@@ -173,7 +183,7 @@ class Nursery:
         states[state.task] = state
         assert scope._tasks is not None
         scope._tasks.add(state)
-        if effective_cancel(scope) is not None:
+        if effective_cancel(state.scope) is not None:
             deliver(state)  # deferred until it reaches its first checkpoint
 
     def _child_finished(self, state: TaskState) -> None:
@@ -223,29 +233,65 @@ class Nursery:
         return cancelled_from_outside
 
 
-def report_child_exit(state: TaskState, error: BaseException | None) -> None:
+def report_child_exit(
+    state: TaskState, error: BaseException | None, root: CancelScope | None = None
+) -> bool:
     """A :data:`ChildRunner`'s last act: its child's coroutine ended with ``error`` (or None).
 
-    Called from inside the child task just before its coroutine returns or raises. A normal end
-    or a CancelledError is not an error to the nursery: the child leaves it right here, which
-    saves the done callback's loop round trip (1000 cancelled AnyIO tasks: see
+    Called from inside the child task just before its coroutine returns or raises. ``root`` is
+    the scope given to ``_spawn_with_runner``: it is exited first, as a ``with`` block would,
+    and True means it caught ``error`` (the runner then returns instead of raising). A normal
+    end or a CancelledError is not an error to the nursery: the child leaves it right here,
+    which saves the done callback's loop round trip (1000 cancelled AnyIO tasks: see
     docs/performance.md). A real error goes the done callback's way, as for any child: the
     callback retrieves it from the finished task (so asyncio never logs it as unretrieved) and
     cancels the nursery.
     """
+    caught = False
+    if root is not None:
+        if (
+            root._cancel_called
+            or root._shield
+            or root._timer is not None
+            or state.scope is not root
+        ):
+            caught, error = _exit_root(state, root, error)
+        else:
+            # CancelScope.__exit__'s path for a scope nothing happened to, inlined: the root of
+            # every AnyIO task, left as the task ends.
+            parent = root._parent
+            assert parent is not None
+            assert parent._children is not None
+            state.scope = parent
+            parent._children.discard(root)
+            root._state = _EXITED
+            root._host = None
     task = state.task
-    if error is not None and not isinstance(error, asyncio.CancelledError):
+    if error is not None and not isinstance(error, _CancelledError):
         task.add_done_callback(_child_done, context=contextvars.Context())
-        return
+        return caught
     states.pop(task, None)
     nursery = state.nursery  # read now: start() may have moved the child to another nursery
-    if nursery is None:
-        return
-    tasks = nursery._scope._tasks
-    assert tasks is not None
-    tasks.discard(state)
-    if not tasks:
-        nursery._wake_if_empty()
+    if nursery is not None:
+        tasks = nursery._scope._tasks
+        assert tasks is not None
+        tasks.discard(state)
+        if not tasks:
+            nursery._wake_if_empty()
+    return caught
+
+
+def _exit_root(
+    state: TaskState, root: CancelScope, error: BaseException | None
+) -> tuple[bool, BaseException | None]:
+    """Leave a child's root scope as ``with`` would: (caught ``error``?, what is left of it)."""
+    try:
+        caught = root.__exit__(type(error) if error else None, error, None)
+    except BaseException:
+        # It ends the task: the done callback reports it, as for any failed child.
+        state.task.add_done_callback(_child_done, context=contextvars.Context())
+        raise
+    return caught, None if caught else error
 
 
 def _child_done(task: asyncio.Task[Any]) -> None:

@@ -50,13 +50,14 @@ class Event(anyio.Event):
 
     def __init__(self) -> None:
         self._flag = False
-        self._waiters: set[asyncio.Future[None]] = set()
+        # Made by the first wait(): every AnyIO task has an Event (its TaskHandle's) that
+        # mostly nobody waits on.
+        self._waiters: set[asyncio.Future[None]] | None = None
 
     def set(self) -> None:
         if self._flag:
             return
         self._flag = True
-        # Every AnyIO task sets its TaskHandle's event as it ends, mostly with nobody waiting.
         if self._waiters:
             for waiter in self._waiters:
                 if not waiter.done():
@@ -71,14 +72,17 @@ class Event(anyio.Event):
             await checkpoint()
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.add(waiter)
+        if self._waiters is None:
+            self._waiters = set()
+        waiters = self._waiters
+        waiters.add(waiter)
         try:
             await waiter
         finally:
-            self._waiters.discard(waiter)
+            waiters.discard(waiter)
 
     def statistics(self) -> EventStatistics:
-        return EventStatistics(len(self._waiters))
+        return EventStatistics(len(self._waiters or ()))
 
 
 class Lock(anyio.Lock):
