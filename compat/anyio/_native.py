@@ -19,12 +19,13 @@ import contextvars
 from typing import Any
 
 from treadle.structured._cancel import CancelScope as NativeScope
-from treadle.structured._cancel import deliver, effective_cancel
+from treadle.structured._cancel import ScopeState, deliver, effective_cancel
 from treadle.structured._nursery import report_child_exit
 from treadle.structured._tasks import TaskState, states
 
 __all__ = [
     "NativeScope",
+    "ScopeState",
     "TaskState",
     "adopt",
     "cancel_requests_from_outside",

@@ -25,12 +25,12 @@ from anyio import TaskHandle
 
 from treadle.structured import Nursery, open_nursery
 
-from ._native import NativeScope, TaskState, report_child_exit
+from ._native import NativeScope, ScopeState, TaskState, report_child_exit
 from ._sync import cancel_shielded_checkpoint
 
 _NURSERY_GROUP_MESSAGE = "errors in a treadle nursery"
 _new_object = object.__new__
-_native_init = NativeScope.__init__
+_NEW = ScopeState.NEW
 
 
 # mypy sees two unrelated __slots__ bases and two __enter__ signatures; at run time the layouts
@@ -49,9 +49,7 @@ class CancelScope(NativeScope, anyio.CancelScope):  # type: ignore[misc]
         # Initialized here, once: ``anyio.CancelScope(...)`` asks the backend for a scope and
         # then Python calls ``__init__`` on what it got, which must not initialize it again.
         # (anyio.CancelScope.__new__ would ask the backend for yet another scope: stop here.)
-        scope = _new_object(cls)
-        _native_init(scope, deadline=deadline, shield=shield)
-        return scope
+        return new_cancel_scope(deadline=deadline, shield=shield)  # type: ignore[return-value]
 
     # object's own __init__, in C: it accepts (and ignores) the keyword arguments because this
     # class defines __new__, and it saves a Python call per ``anyio.CancelScope()``.
@@ -62,9 +60,28 @@ class CancelScope(NativeScope, anyio.CancelScope):  # type: ignore[misc]
 
 
 def new_cancel_scope(*, deadline: float = math.inf, shield: bool = False) -> CancelScope:
-    """``CancelScope(deadline=..., shield=...)`` minus a call layer: AnyIO asks for each scope."""
+    """``CancelScope(deadline=..., shield=...)`` minus two call layers: AnyIO asks for each scope.
+
+    treadle's ``CancelScope.__init__``, inlined: AnyIO's 100k-scope churn on the treadle backend
+    took 4 ms less without the call (95.5 -> 91.5; 3.13).
+    test_new_cancel_scope_matches_native_init keeps the two field lists the same.
+    """
+    if deadline != deadline:  # NaN
+        raise ValueError("deadline must not be NaN")
     scope: CancelScope = _new_object(CancelScope)
-    _native_init(scope, deadline=deadline, shield=shield)
+    scope._deadline = deadline
+    scope._shield = shield
+    scope._cancel_called = False
+    scope._cancelled_caught = False
+    scope._state = _NEW
+    scope._parent = None
+    scope._host = None
+    scope._loop = None
+    scope._children = None
+    scope._tasks = None
+    scope._timer = None
+    scope._cancelling = 0
+    scope._reason = None
     return scope
 
 

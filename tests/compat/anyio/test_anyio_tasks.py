@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import math
 import weakref
 from typing import Any
 
@@ -11,6 +12,7 @@ import anyio
 import pytest
 from anyio.abc import TaskStatus
 
+from treadle.compat.anyio._tasks import new_cancel_scope
 from treadle.structured import CancelScope as NativeScope
 
 pytestmark = pytest.mark.anyio
@@ -192,3 +194,29 @@ async def test_ended_children_are_freed_by_reference_counting() -> None:
         assert [ref() for ref in refs] == [None, None, None]
     finally:
         gc.enable()
+
+
+def test_new_cancel_scope_matches_native_init() -> None:
+    # new_cancel_scope inlines treadle's CancelScope.__init__: the two must set the same fields.
+    fields = [name for name in NativeScope.__slots__ if name != "__weakref__"]
+    for kwargs in ({}, {"deadline": 5.0, "shield": True}):
+        inlined = new_cancel_scope(**kwargs)  # type: ignore[arg-type]
+        native = NativeScope(**kwargs)  # type: ignore[arg-type]
+        assert {f: getattr(inlined, f) for f in fields} == {f: getattr(native, f) for f in fields}
+    with pytest.raises(ValueError, match="NaN"):
+        new_cancel_scope(deadline=math.nan)
+
+
+async def test_task_handle_cancelled_before_it_starts() -> None:
+    reached: list[str] = []
+
+    async def child() -> None:
+        reached.append("first step")
+        await anyio.sleep(1)
+        reached.append("after the checkpoint")  # pragma: no cover  # cancelled there
+
+    async with anyio.create_task_group() as tg:
+        handle = tg.start_soon(child)
+        handle.cancel()
+    assert reached == ["first step"]
+    assert handle.status is anyio.TaskHandle.Status.CANCELLED
