@@ -431,11 +431,19 @@ def _deliver(state: TaskState, batch: list[TaskState], message: str | None) -> N
     if state.in_flight or state.immune:
         return
     task = state.task
+    # _fut_waiter and _must_cancel: asyncio.Task's private state, not declared by typeshed.
+    waiter = task._fut_waiter  # type: ignore[attr-defined]
+    if waiter is not None and not waiter.done() and not task._must_cancel:  # type: ignore[attr-defined]
+        # Parked: the common case, decided first (a task with a waiter is not done).
+        state.in_flight = True
+        state.delivered += 1
+        state.waited_on = waiter
+        task.cancel(message)
+        batch.append(state)
+        return
     if task.done():
         return
     state.in_flight = True
-    # _fut_waiter and _must_cancel: asyncio.Task's private state, not declared by typeshed.
-    waiter = task._fut_waiter  # type: ignore[attr-defined]
     if (
         task._must_cancel  # type: ignore[attr-defined]
         or (waiter is None and (_current_task() is task or not _has_started(task)))

@@ -26,7 +26,7 @@ from anyio import TaskHandle
 from treadle.structured import Nursery, open_nursery
 
 from ._native import NativeScope, ScopeState, TaskState, report_child_exit
-from ._sync import cancel_shielded_checkpoint
+from ._sync import Event, cancel_shielded_checkpoint
 
 _NURSERY_GROUP_MESSAGE = "errors in a treadle nursery"
 _new_object = object.__new__
@@ -313,17 +313,26 @@ async def _run_handle(handle: TaskHandle[Any], state: TaskState) -> None:
     reference counting (test_ended_children_are_freed_by_reference_counting).
     """
     root: CancelScope = handle._cancel_scope  # type: ignore[assignment]  # create_task's
+    # The backend's own Event (AnyIO makes it through create_event): set without a call when
+    # nobody waits on the handle, as usual.
+    finished: Event = handle._finished_event  # type: ignore[assignment]
     try:
         handle._return_value = await handle._coro
     except BaseException as exc:
         handle._exception = exc
-        handle._finished_event.set()
         del handle  # the handle keeps the error, whose traceback keeps this frame
+        if finished._waiters:
+            finished.set()
+        else:
+            finished._flag = True
         if report_child_exit(state, exc, root):
             return  # the handle's own scope caught it (TaskHandle.cancel())
         del state, root  # the task keeps its error, whose traceback keeps this frame
         raise
-    handle._finished_event.set()
+    if finished._waiters:
+        finished.set()
+    else:
+        finished._flag = True
     report_child_exit(state, None, root)
 
 
