@@ -413,8 +413,25 @@ def deliver_to_subtree(root: CancelScope) -> None:
                     continue
                 # A leaf (each AnyIO task's own scope is one): only its host can be in it.
                 host = child._host
-                if host is not None and host.scope is child:
+                if host is None or host.scope is not child:
+                    continue
+                task = host.task
+                waiter = task._fut_waiter  # type: ignore[attr-defined]  # as in _deliver
+                if (
+                    waiter is None
+                    or host.in_flight
+                    or host.immune
+                    or waiter.done()
+                    or task._must_cancel  # type: ignore[attr-defined]
+                ):
                     _deliver(host, batch, message)
+                    continue
+                # _deliver()'s parked case inlined, for the tasks of a cancelled AnyIO group.
+                host.in_flight = True
+                host.delivered += 1
+                host.waited_on = waiter
+                task.cancel(message)
+                batch.append(host)
     if batch:
         batch[0].task.get_loop().call_soon(_run_follow_ups, batch)
 
