@@ -40,8 +40,12 @@ _PENDING_POOL_SHUTDOWNS: set[asyncio.Task[None]] = set()
 
 
 @types.coroutine
-def _yield_to_loop() -> Generator[None, None, None]:
+def _checkpoint() -> Generator[None, None, None]:
+    # Yield first, then raise if cancelled: a cancelled checkpoint still lets the other tasks
+    # run once, as Trio's and AnyIO's asyncio backend's do (treadle.structured's raises before
+    # yielding). AnyIO's TLS tests depend on that turn.
     yield  # a bare yield: the Task reschedules itself with call_soon, like asyncio.sleep(0)
+    raise_if_cancelled()
 
 
 class TreadleBackend(AsyncBackend):
@@ -87,13 +91,13 @@ class TreadleBackend(AsyncBackend):
 
     # -- checkpoints, time, cancellation --------------------------------------------------------
 
+    # Not a coroutine function: anyio.lowlevel.checkpoint() (its only caller) awaits what this
+    # returns, and handing it the generator saves a coroutine frame per checkpoint: about 425
+    # instructions fewer per checkpoint (callgrind, AnyIO's memory-stream ping-pong, which
+    # makes eight per round trip).
     @classmethod
-    async def checkpoint(cls) -> None:
-        # Yield first, then raise if cancelled: a cancelled checkpoint still lets the other
-        # tasks run once, as Trio's and AnyIO's asyncio backend's do (treadle.structured's raises
-        # before yielding). AnyIO's TLS tests depend on that turn.
-        await _yield_to_loop()
-        raise_if_cancelled()
+    def checkpoint(cls) -> Awaitable[None]:  # type: ignore[override]  # see above
+        return _checkpoint()
 
     @classmethod
     async def checkpoint_if_cancelled(cls) -> None:
