@@ -96,7 +96,9 @@ class CancelScope:
         self._parent: CancelScope | None = None
         self._host: TaskState | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._children: set[CancelScope] | None = None  # scopes entered directly inside this one
+        # Scopes entered directly inside this one (but a child task's root scope, entered for it
+        # at spawn, is reached through its TaskState.root in _tasks instead).
+        self._children: set[CancelScope] | None = None
         self._tasks: set[TaskState] | None = None  # nursery children rooted here (nurseries only)
         self._timer: asyncio.TimerHandle | None = None
         self._cancelling = 0  # task.cancelling() at __enter__
@@ -142,6 +144,29 @@ class CancelScope:
         if self._cancel_called:
             deliver(host)  # deferred to after the next suspension: host is running
         return self
+
+    def _enter_for(self, host: TaskState) -> None:
+        """``__enter__`` on behalf of a nursery child that has not started: its root scope.
+
+        The child's runner leaves it through ``report_child_exit`` (structured/_nursery.py).
+        """
+        if self._state is not _NEW:
+            raise RuntimeError(
+                "this CancelScope was already entered; each scope is for one 'with' block, "
+                "create a new CancelScope instead"
+            )
+        parent = host.scope
+        assert parent is not None  # the nursery's scope
+        self._parent = parent
+        self._host = host
+        self._state = _ACTIVE
+        self._cancelling = host.task.cancelling()
+        # Not added to parent._children: the walk finds it through host.root (one loop over
+        # the nursery's children instead of two, and no set insert and removal per child).
+        host.root = self
+        host.scope = self
+        if self._deadline != math.inf:
+            self._arm_deadline(host.task)
 
     def _arm_deadline(self, task: asyncio.Task[Any]) -> None:
         # The loop is looked up only for scopes that need it (entering 100k plain scopes is
@@ -378,8 +403,37 @@ def deliver_to_subtree(root: CancelScope) -> None:
             _deliver(host, batch, message)
         if scope._tasks:
             for state in scope._tasks:
-                if state.scope is scope:
+                inner = state.scope
+                if inner is scope:
                     _deliver(state, batch, message)
+                    continue
+                # A child's own root scope is reached through its state, not scope._children.
+                root_scope = state.root
+                if root_scope is None or root_scope._shield or root_scope._cancel_called:
+                    continue
+                if root_scope._children:
+                    pending.append(root_scope)
+                    continue
+                if inner is not root_scope:
+                    continue
+                task = state.task
+                waiter = task._fut_waiter  # type: ignore[attr-defined]  # as in _deliver
+                if (
+                    waiter is None
+                    or state.in_flight
+                    or state.immune
+                    or waiter.done()
+                    or task._must_cancel  # type: ignore[attr-defined]
+                ):
+                    _deliver(state, batch, message)
+                    continue
+                # _deliver()'s parked case in line, for every task of a cancelled AnyIO task
+                # group: about 265 instructions fewer per task than the call (callgrind).
+                state.in_flight = True
+                state.delivered += 1
+                state.waited_on = waiter
+                task.cancel(message)
+                batch.append(state)
         if scope._children:
             pending.extend(
                 child for child in scope._children if not child._shield and not child._cancel_called
@@ -400,11 +454,19 @@ def _deliver(state: TaskState, batch: list[TaskState], message: str | None) -> N
     if state.in_flight or state.immune:
         return
     task = state.task
+    # _fut_waiter and _must_cancel: asyncio.Task's private state, not declared by typeshed.
+    waiter = task._fut_waiter  # type: ignore[attr-defined]
+    if waiter is not None and not waiter.done() and not task._must_cancel:  # type: ignore[attr-defined]
+        # Parked: the common case, decided first (a task with a waiter is not done).
+        state.in_flight = True
+        state.delivered += 1
+        state.waited_on = waiter
+        task.cancel(message)
+        batch.append(state)
+        return
     if task.done():
         return
     state.in_flight = True
-    # _fut_waiter and _must_cancel: asyncio.Task's private state, not declared by typeshed.
-    waiter = task._fut_waiter  # type: ignore[attr-defined]
     if (
         task._must_cancel  # type: ignore[attr-defined]
         or (waiter is None and (_current_task() is task or not _has_started(task)))
@@ -423,18 +485,18 @@ def _deliver(state: TaskState, batch: list[TaskState], message: str | None) -> N
 
 def _run_follow_ups(batch: list[TaskState]) -> None:
     for state in batch:
-        if state.task.done():
-            # follow_up()'s first case, inlined: most cancelled tasks are done by now.
-            state.in_flight = False
-            state.waited_on = None
-        else:
+        # follow_up()'s first case, inlined: most cancelled tasks are done by now, and a done
+        # task's state is not used again (it left ``states`` as the task ended). A child whose
+        # runner reported its end has no task any more (report_child_exit).
+        task = state.task
+        if task is not None and not task.done():
             follow_up(state)
 
 
 def follow_up(state: TaskState) -> None:
     """Runs after the task's next step: deliver again while it is still cancelled."""
     task = state.task
-    if task.done() or effective_cancel(state.scope) is None:
+    if task is None or task.done() or effective_cancel(state.scope) is None:
         state.in_flight = False
         state.waited_on = None
         return

@@ -25,7 +25,16 @@ if TYPE_CHECKING:
 class TaskState:
     """treadle's view of one asyncio Task."""
 
-    __slots__ = ("delivered", "immune", "in_flight", "nursery", "scope", "task", "waited_on")
+    __slots__ = (
+        "delivered",
+        "immune",
+        "in_flight",
+        "nursery",
+        "root",
+        "scope",
+        "task",
+        "waited_on",
+    )
 
     def __init__(self, task: asyncio.Task[Any], scope: CancelScope | None) -> None:
         self.task = task
@@ -41,6 +50,10 @@ class TaskState:
         # that level-triggered cancellation should keep hitting (it would spin).
         self.immune = False
         self.nursery: Nursery | None = None  # set for nursery children only
+        # A scope entered for the task before it started (CancelScope._enter_for, a nursery
+        # child's root scope). Its parent's _children does not list it: cancellation reaches
+        # it through this field, from the parent's _tasks.
+        self.root: CancelScope | None = None
         # The future the task was parked on when treadle last cancelled it.
         self.waited_on: asyncio.Future[Any] | None = None
 

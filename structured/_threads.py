@@ -13,12 +13,12 @@ import concurrent.futures
 import contextvars
 import threading
 import weakref
-from collections import deque
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
 from ._cancel import CancelScope
+from ._tokens import TokenLedger
 from ._wait import checkpoint_if_cancelled
 
 _T = TypeVar("_T")
@@ -37,20 +37,19 @@ class CapacityLimiter:
     """
 
     def __init__(self, total_tokens: float) -> None:
-        self._borrowers: set[object] = set()
-        self._waiters: deque[tuple[object, asyncio.Future[None]]] = deque()
-        self._total = 0.0
+        self._ledger = TokenLedger()
         self.total_tokens = total_tokens
 
     def __repr__(self) -> str:
+        ledger = self._ledger
         return (
-            f"<CapacityLimiter at {id(self):#x}, {len(self._borrowers)}/{self._total} "
-            f"borrowed, {len(self._waiters)} waiting>"
+            f"<CapacityLimiter at {id(self):#x}, {len(ledger.borrowers)}/{ledger.total} "
+            f"borrowed, {len(ledger.waiting)} waiting>"
         )
 
     @property
     def total_tokens(self) -> float:
-        return self._total
+        return self._ledger.total
 
     @total_tokens.setter
     def total_tokens(self, value: float) -> None:
@@ -58,29 +57,30 @@ class CapacityLimiter:
             raise TypeError("total_tokens must be an int or math.inf")
         if value < 1:
             raise ValueError("total_tokens must be >= 1")
-        self._total = value
-        self._wake_waiters()
+        self._ledger.total = value
+        self._ledger.hand_over()
 
     @property
     def borrowed_tokens(self) -> int:
-        return len(self._borrowers)
+        return len(self._ledger.borrowers)
 
     @property
     def available_tokens(self) -> float:
-        return self._total - len(self._borrowers)
+        return self._ledger.total - len(self._ledger.borrowers)
 
     def acquire_nowait(self) -> None:
         self.acquire_on_behalf_of_nowait(_current_task())
 
     def acquire_on_behalf_of_nowait(self, borrower: object) -> None:
-        if borrower in self._borrowers:
+        ledger = self._ledger
+        if borrower in ledger.borrowers:
             raise RuntimeError(
                 "this borrower already holds one of this CapacityLimiter's tokens; "
                 "a borrower can hold only one"
             )
-        if self._waiters or len(self._borrowers) >= self._total:
+        if not ledger.available():
             raise WouldBlock
-        self._borrowers.add(borrower)
+        ledger.borrowers.add(borrower)
 
     async def acquire(self) -> None:
         await self.acquire_on_behalf_of(_current_task())
@@ -93,34 +93,19 @@ class CapacityLimiter:
         except WouldBlock:
             pass
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (borrower, waiter)
-        self._waiters.append(entry)
+        self._ledger.wait(borrower, waiter)
         try:
             await waiter
         except BaseException:
-            if waiter.done() and not waiter.cancelled():
-                self.release_on_behalf_of(borrower)  # got it just as we were cancelled
-            else:
-                self._waiters.remove(entry)
+            self._ledger.abandon(borrower, waiter)
             raise
 
     def release(self) -> None:
         self.release_on_behalf_of(_current_task())
 
     def release_on_behalf_of(self, borrower: object) -> None:
-        try:
-            self._borrowers.remove(borrower)
-        except KeyError:
-            raise RuntimeError(
-                "this borrower isn't holding any of this CapacityLimiter's tokens"
-            ) from None
-        self._wake_waiters()
-
-    def _wake_waiters(self) -> None:
-        while self._waiters and len(self._borrowers) < self._total:
-            borrower, waiter = self._waiters.popleft()
-            self._borrowers.add(borrower)
-            waiter.set_result(None)
+        if not self._ledger.release(borrower):
+            raise RuntimeError("this borrower isn't holding any of this CapacityLimiter's tokens")
 
     async def __aenter__(self) -> None:
         await self.acquire()

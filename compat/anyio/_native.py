@@ -5,7 +5,10 @@ scope effectively cancelled?" (``TaskInfo.has_pending_cancellation``, ``from_thr
 .check_cancelled``, which ask from another thread too), "which nursery is this task a child of?"
 (``TaskInfo.parent_id``), and one thing it asks to do: run a task that a worker thread started
 with ``anyio.from_thread.run`` inside the worker's host scope, so cancelling the host cancels
-it (``adopt``, the way a nursery roots its children). Reading them here,
+it (``adopt``, the way a nursery roots its children). Task groups spawn their children with a
+runner that reports each child's end itself (``report_child_exit``), which saves a loop callback
+per child. Capacity limiters keep their tokens in structured's ``TokenLedger``, as treadle's
+own do. Reading them here,
 in one module, keeps the backend's dependence on structured's private modules visible and small;
 if structured grows a public introspection call for them, only this file changes.
 """
@@ -17,14 +20,20 @@ import contextvars
 from typing import Any
 
 from treadle.structured._cancel import CancelScope as NativeScope
-from treadle.structured._cancel import deliver, effective_cancel
+from treadle.structured._cancel import ScopeState, deliver, effective_cancel
+from treadle.structured._nursery import report_child_exit
 from treadle.structured._tasks import TaskState, states
+from treadle.structured._tokens import TokenLedger
 
 __all__ = [
     "NativeScope",
+    "ScopeState",
+    "TaskState",
+    "TokenLedger",
     "adopt",
     "cancel_requests_from_outside",
     "raise_if_cancelled",
+    "report_child_exit",
     "scope_is_cancelled",
     "task_is_cancelled",
     "task_parent",

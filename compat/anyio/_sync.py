@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections import OrderedDict, deque
+from collections import deque
 from types import TracebackType
 from typing import Any, Self
 
@@ -25,7 +25,7 @@ from anyio import (
 
 from treadle.structured import checkpoint, checkpoint_if_cancelled
 
-from ._native import NativeScope
+from ._native import NativeScope, TokenLedger
 from ._taskinfo import TreadleTaskInfo
 
 
@@ -50,16 +50,19 @@ class Event(anyio.Event):
 
     def __init__(self) -> None:
         self._flag = False
-        self._waiters: set[asyncio.Future[None]] = set()
+        # Made by the first wait(): every AnyIO task has an Event (its TaskHandle's) that
+        # mostly nobody waits on.
+        self._waiters: set[asyncio.Future[None]] | None = None
 
     def set(self) -> None:
         if self._flag:
             return
         self._flag = True
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-        self._waiters.clear()
+        if self._waiters:
+            for waiter in self._waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+            self._waiters.clear()
 
     def is_set(self) -> bool:
         return self._flag
@@ -69,14 +72,17 @@ class Event(anyio.Event):
             await checkpoint()
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.add(waiter)
+        if self._waiters is None:
+            self._waiters = set()
+        waiters = self._waiters
+        waiters.add(waiter)
         try:
             await waiter
         finally:
-            self._waiters.discard(waiter)
+            waiters.discard(waiter)
 
     def statistics(self) -> EventStatistics:
-        return EventStatistics(len(self._waiters))
+        return EventStatistics(len(self._waiters or ()))
 
 
 class Lock(anyio.Lock):
@@ -211,16 +217,15 @@ class Semaphore(anyio.Semaphore):
 
 
 class CapacityLimiter(anyio.CapacityLimiter):
-    __slots__ = ("_borrowers", "_total_tokens", "_waiting")
+    """AnyIO's CapacityLimiter; the tokens are kept by treadle's TokenLedger, as treadle's own."""
+
+    __slots__ = ("_ledger",)
 
     def __new__(cls, total_tokens: float) -> Self:
         return object.__new__(cls)
 
     def __init__(self, total_tokens: float) -> None:
-        self._total_tokens: float = 0
-        self._borrowers: set[object] = set()
-        # borrower -> the future that hands it a token, in arrival order
-        self._waiting: OrderedDict[object, asyncio.Future[None]] = OrderedDict()
+        self._ledger = TokenLedger()
         self.total_tokens = total_tokens
 
     async def __aenter__(self) -> None:
@@ -236,7 +241,7 @@ class CapacityLimiter(anyio.CapacityLimiter):
 
     @property
     def total_tokens(self) -> float:
-        return self._total_tokens
+        return self._ledger.total
 
     @total_tokens.setter
     def total_tokens(self, value: float) -> None:
@@ -244,40 +249,29 @@ class CapacityLimiter(anyio.CapacityLimiter):
             raise TypeError("total_tokens must be an int or math.inf")
         if value < 0:
             raise ValueError("total_tokens must be >= 0")
-        self._total_tokens = value
-        while self._hand_over():
-            pass
+        self._ledger.total = value
+        self._ledger.hand_over()
 
     @property
     def borrowed_tokens(self) -> int:
-        return len(self._borrowers)
+        return len(self._ledger.borrowers)
 
     @property
     def available_tokens(self) -> float:
-        return self._total_tokens - len(self._borrowers)
-
-    def _hand_over(self) -> bool:
-        """Give a free token to the first waiter; False when there is none or no token."""
-        while self._waiting and len(self._borrowers) < self._total_tokens:
-            borrower, waiter = self._waiting.popitem(last=False)
-            if waiter.done():
-                continue  # cancelled, and its task has not run its cleanup yet
-            self._borrowers.add(borrower)
-            waiter.set_result(None)
-            return True
-        return False
+        return self._ledger.total - len(self._ledger.borrowers)
 
     def acquire_nowait(self) -> None:
         self.acquire_on_behalf_of_nowait(_current_task())
 
     def acquire_on_behalf_of_nowait(self, borrower: object) -> None:
-        if borrower in self._borrowers:
+        ledger = self._ledger
+        if borrower in ledger.borrowers:
             raise RuntimeError(
                 "this borrower is already holding one of this CapacityLimiter's tokens"
             )
-        if self._waiting or len(self._borrowers) >= self._total_tokens:
+        if not ledger.available():
             raise WouldBlock
-        self._borrowers.add(borrower)
+        ledger.borrowers.add(borrower)
 
     async def acquire(self) -> None:
         await self.acquire_on_behalf_of(_current_task())
@@ -297,31 +291,24 @@ class CapacityLimiter(anyio.CapacityLimiter):
 
     async def _wait_for_token(self, borrower: object) -> None:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting[borrower] = waiter
+        self._ledger.wait(borrower, waiter)
         try:
             await waiter
         except BaseException:
-            self._waiting.pop(borrower, None)
-            if waiter.done() and not waiter.cancelled():
-                self._borrowers.discard(borrower)  # handed a token as we were cancelled
-                self._hand_over()
+            self._ledger.abandon(borrower, waiter)
             raise
 
     def release(self) -> None:
         self.release_on_behalf_of(_current_task())
 
     def release_on_behalf_of(self, borrower: object) -> None:
-        try:
-            self._borrowers.remove(borrower)
-        except KeyError:
-            raise RuntimeError(
-                "this borrower isn't holding any of this CapacityLimiter's tokens"
-            ) from None
-        self._hand_over()
+        if not self._ledger.release(borrower):
+            raise RuntimeError("this borrower isn't holding any of this CapacityLimiter's tokens")
 
     def statistics(self) -> CapacityLimiterStatistics:
+        ledger = self._ledger
         return CapacityLimiterStatistics(
-            self.borrowed_tokens, self.total_tokens, tuple(self._borrowers), len(self._waiting)
+            len(ledger.borrowers), ledger.total, tuple(ledger.borrowers), len(ledger.waiting)
         )
 
 

@@ -7,6 +7,7 @@ src/trio/_core/_tests/test_run.py nursery tests.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -22,6 +23,8 @@ from treadle.structured import (
     sleep_forever,
     wait_all_tasks_blocked,
 )
+from treadle.structured._nursery import report_child_exit
+from treadle.structured._tasks import TaskState
 
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
 
@@ -426,3 +429,61 @@ def test_wait_all_tasks_blocked(trun: Runner) -> None:
         return log
 
     assert trun(main()) == ["worker parked", "everyone blocked"]
+
+
+async def _reporting_runner(coro: Coroutine[Any, Any, Any], state: TaskState) -> Any:
+    try:
+        result = await coro
+    except BaseException as exc:
+        report_child_exit(state, exc)
+        raise
+    report_child_exit(state, None)
+    return result
+
+
+def test_runner_child_leaves_nursery_in_its_last_step(trun: Runner) -> None:
+    # No done callback: the nursery forgets the child before the task's own callbacks run.
+    async def main() -> list[object]:
+        seen: list[object] = []
+        async with open_nursery() as nursery:
+            task = nursery._spawn_with_runner(_reporting_runner, sleep(1), "runner-child")
+            task.add_done_callback(lambda _: seen.append(len(nursery.child_tasks)))
+            assert nursery.child_tasks == {task}
+        seen.append(task.result())
+        await asyncio.sleep(0)  # the host woke before the child's own done callbacks ran
+        return seen
+
+    assert trun(main()) == [None, 0]
+
+
+def test_runner_children_cancel_quietly_and_fail_loudly(trun: Runner) -> None:
+    async def fail() -> None:
+        await sleep(1)
+        raise ValueError("boom")
+
+    async def main() -> list[bool]:
+        async with open_nursery() as nursery:
+            sleepers = [
+                nursery._spawn_with_runner(_reporting_runner, sleep_forever(), None)
+                for _ in range(3)
+            ]
+            nursery._spawn_with_runner(_reporting_runner, fail(), "failing")
+        return [task.cancelled() for task in sleepers]  # pragma: no cover  # it raises
+
+    with pytest.RaisesGroup(pytest.RaisesExc(ValueError, match="boom")):
+        trun(main())
+    # The failed task's error was retrieved (else asyncio logs "Task exception was never
+    # retrieved" through the loop's exception handler, which fails the test in tloop).
+    gc.collect()
+
+
+def test_runner_child_spawned_into_closed_nursery_raises(trun: Runner) -> None:
+    async def main() -> None:
+        async with open_nursery() as nursery:
+            pass
+        coro = sleep(1)
+        with pytest.raises(RuntimeError, match="closed to new arrivals"):
+            nursery._spawn_with_runner(_reporting_runner, coro, None)
+        coro.close()
+
+    trun(main())

@@ -20,6 +20,7 @@ from treadle.structured import (
     wait_all_tasks_blocked,
 )
 from treadle.structured._threads import WouldBlock
+from treadle.structured._tokens import TokenLedger
 
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id")
@@ -195,3 +196,47 @@ def test_limiter_waiter_cancelled_leaves_queue(trun: Runner) -> None:
         return limiter.borrowed_tokens
 
     assert trun(main()) == 0
+
+
+def test_release_passes_over_a_waiter_cancelled_before_its_cleanup(trun: Runner) -> None:
+    # The waiter's future is cancelled, but its task has not run yet when the token comes free:
+    # the token goes to the next waiter (here: nobody), and release() does not fail.
+    async def main() -> tuple[bool, int]:
+        limiter = CapacityLimiter(1)
+        await limiter.acquire()
+        waiting = asyncio.get_running_loop().create_task(limiter.acquire())
+        await wait_all_tasks_blocked()
+        waiting.cancel()
+        limiter.release()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        return waiting.cancelled(), limiter.borrowed_tokens
+
+    assert trun(main()) == (True, 0)
+
+
+def test_token_ledger_hands_tokens_in_arrival_order(tloop: asyncio.AbstractEventLoop) -> None:
+    ledger = TokenLedger()
+    ledger.total = 1
+    assert ledger.available()
+    ledger.borrowers.add("a")
+    first, second, third = (tloop.create_future() for _ in range(3))
+    ledger.wait("b", first)
+    ledger.wait("c", second)
+    ledger.wait("d", third)
+    assert not ledger.available()
+    second.cancel()  # "c" was cancelled and has not cleaned up yet
+    assert ledger.release("a")
+    assert (first.done(), ledger.borrowers) == (True, {"b"})
+    ledger.abandon("c", second)  # its cleanup: nothing to give back
+    assert ledger.release("b")
+    assert ledger.borrowers == {"d"}
+    assert not ledger.release("b")
+    # A waiter handed a token just as it was cancelled gives the token back on abandon().
+    ledger.total = 2
+    late = tloop.create_future()
+    ledger.wait("e", late)
+    ledger.hand_over()
+    assert late.done()
+    ledger.abandon("e", late)
+    assert ledger.borrowers == {"d"}

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import math
+import weakref
+from typing import Any
 
 import anyio
 import pytest
 from anyio.abc import TaskStatus
 
+from treadle.compat.anyio._tasks import new_cancel_scope
 from treadle.structured import CancelScope as NativeScope
 
 pytestmark = pytest.mark.anyio
@@ -143,3 +148,75 @@ async def test_native_task_cancel_passes_through_scopes() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_task_handles_record_return_error_and_cancellation() -> None:
+    async def answer() -> int:
+        await anyio.sleep(0.01)
+        return 42
+
+    async def fail() -> None:
+        await anyio.sleep(0.02)
+        raise ValueError("boom")
+
+    with pytest.RaisesGroup(pytest.RaisesExc(ValueError, match="boom")):
+        async with anyio.create_task_group() as tg:
+            finished = tg.start_soon(answer)
+            cancelled = tg.start_soon(anyio.sleep_forever)
+            failed = tg.start_soon(fail)
+            await anyio.wait_all_tasks_blocked()
+            cancelled.cancel()  # the handle's own scope: the group goes on
+    assert finished.return_value == 42
+    assert cancelled.status is anyio.TaskHandle.Status.CANCELLED
+    assert isinstance(failed.exception, ValueError)
+
+
+async def test_ended_children_are_freed_by_reference_counting() -> None:
+    # A child's runner frame is in its error's traceback; nothing it holds may lead back to the
+    # task (which keeps that error), or every ended child waits for the cyclic GC.
+    refs: list[weakref.ref[asyncio.Task[Any]]] = []
+
+    async def child(fail: bool) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        refs.append(weakref.ref(task))
+        del task
+        if fail:
+            raise ValueError("boom")
+        await anyio.sleep_forever()
+
+    gc.disable()
+    try:
+        with pytest.RaisesGroup(ValueError):
+            async with anyio.create_task_group() as tg:
+                for fail in (False, False, True):
+                    tg.start_soon(child, fail)
+        assert [ref() for ref in refs] == [None, None, None]
+    finally:
+        gc.enable()
+
+
+def test_new_cancel_scope_matches_native_init() -> None:
+    # new_cancel_scope inlines treadle's CancelScope.__init__: the two must set the same fields.
+    fields = [name for name in NativeScope.__slots__ if name != "__weakref__"]
+    for kwargs in ({}, {"deadline": 5.0, "shield": True}):
+        inlined = new_cancel_scope(**kwargs)  # type: ignore[arg-type]
+        native = NativeScope(**kwargs)  # type: ignore[arg-type]
+        assert {f: getattr(inlined, f) for f in fields} == {f: getattr(native, f) for f in fields}
+    with pytest.raises(ValueError, match="NaN"):
+        new_cancel_scope(deadline=math.nan)
+
+
+async def test_task_handle_cancelled_before_it_starts() -> None:
+    reached: list[str] = []
+
+    async def child() -> None:
+        reached.append("first step")
+        await anyio.sleep(1)
+        reached.append("after the checkpoint")  # pragma: no cover  # cancelled there
+
+    async with anyio.create_task_group() as tg:
+        handle = tg.start_soon(child)
+        handle.cancel()
+    assert reached == ["first step"]
+    assert handle.status is anyio.TaskHandle.Status.CANCELLED
