@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUNNER = REPO_ROOT / "benchmarks" / "run.py"
@@ -68,11 +69,11 @@ def test_runner_reports_every_benchmark_on_asyncio(tmp_path: Path) -> None:
             assert sample["cpu_throughput"] > 0
 
 
-def test_epoll_floor_serves_tcp_and_tls_echo(tmp_path: Path) -> None:
+def _floor_samples(tmp_path: Path, rows: list[str]) -> list[dict[str, Any]]:
+    """Run ``rows`` on the epoll-floor entry at 1% size; return its samples, checked."""
     out = tmp_path / "results.json"
     env = dict(os.environ)
     env["PYTHONWARNINGS"] = "error"
-    rows = ["echo_protocol_tcp_1k_c1", "echo_protocol_tls_1k_c1"]
     done = subprocess.run(
         [
             sys.executable,
@@ -92,41 +93,20 @@ def test_epoll_floor_serves_tcp_and_tls_echo(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    samples = json.loads(out.read_text())["samples"]
+    samples: list[dict[str, Any]] = json.loads(out.read_text())["samples"]
     assert [sample["benchmark"] for sample in samples] == rows
     for sample in samples:
         assert sample["error"] is None
         assert sample["throughput"] > 0
+    return samples
+
+
+def test_epoll_floor_serves_tcp_and_tls_echo(tmp_path: Path) -> None:
+    samples = _floor_samples(tmp_path, ["echo_protocol_tcp_1k_c1", "echo_protocol_tls_1k_c1"])
+    for sample in samples:
         # The clients' CPU per request: their share of the machine, beside the server's.
         assert sample["info"]["client_cpu_us"] > 0
 
 
 def test_epoll_floor_runs_the_subprocess_rows_without_a_loop(tmp_path: Path) -> None:
-    out = tmp_path / "results.json"
-    env = dict(os.environ)
-    env["PYTHONWARNINGS"] = "error"
-    rows = ["subprocess_spawn_wait", "subprocess_pipe_throughput"]
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(RUNNER),
-            "--loops=epoll-floor",
-            "--rounds=1",
-            "--scale=0.01",
-            f"--json={out}",
-            "--only",
-            *rows,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=50,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    samples = json.loads(out.read_text())["samples"]
-    assert [sample["benchmark"] for sample in samples] == rows
-    for sample in samples:
-        assert sample["error"] is None
-        assert sample["throughput"] > 0
+    _floor_samples(tmp_path, ["subprocess_spawn_wait", "subprocess_pipe_throughput"])
