@@ -119,7 +119,7 @@ class Timer(LoopTimerHandle):
         # call_later+cancel churn is common (timeouts that did not fire) and this halves its cost.
         if not self._cancelled:
             if self._scheduled:
-                self._loop._scheduler.cancelled_timers += 1  # type: ignore[attr-defined]
+                self._loop._cancelled_timers[0] += 1  # type: ignore[attr-defined]
             self._cancelled = True
             if self._loop._debug:  # type: ignore[attr-defined]  # always our EventLoop
                 self._repr = repr(self)

@@ -95,6 +95,7 @@ class EventLoop(asyncio.AbstractEventLoop):
         self._ready = self._scheduler.ready
         self._timers = self._scheduler.timers
         self._push_timer = self._scheduler.push_timer
+        self._cancelled_timers = self._scheduler.cancelled_timers  # Timer.cancel() counts here
         self._now = self._clock.current_time
         self._registry = self._scheduler.registry
         try:
@@ -348,7 +349,7 @@ class EventLoop(asyncio.AbstractEventLoop):
     def _timer_handle_cancelled(self, handle: LoopTimerHandle) -> None:
         """asyncio's TimerHandle.cancel() reports here, so the heap can count its dead entries."""
         if handle._scheduled:
-            self._scheduler.cancelled_timers += 1
+            self._cancelled_timers[0] += 1
 
     def _debug_handle(
         self,

@@ -52,6 +52,7 @@ from ._clock import Clock
 from ._fdregistry import FdRegistry
 from ._handles import LoopHandle, LoopTimerHandle
 from ._ready import run_ready
+from ._timer_sweep import sweep_cancelled
 from .poll import Poller
 
 logger = logging.getLogger("asyncio")
@@ -84,7 +85,11 @@ class Scheduler:
         # annotation would turn those into a TypeError of mypyc's wording.
         self.latest_deadline: Any = 0.0
         self.last_rank = 1  # the rank last given to a timer that may tie (ranks start at 2)
-        self.cancelled_timers = 0  # invariant: how many entries of ``timers`` are cancelled
+        # invariant: cancelled_timers[0] is how many entries of ``timers`` are cancelled. One list
+        # cell, not an int attribute: Timer.cancel() (interpreted) bumps it, and a compiled
+        # class's attribute is a descriptor call the interpreter cannot specialise, where a list
+        # cell is (timer_churn, compiled: cancel() 137 -> 107 ns, as in the pure build).
+        self.cancelled_timers: list[int] = [0]
         self.registry = FdRegistry(poller, self.ready)
         self._watched = self.registry.interests
         # Registered fds whose readiness matters only to a blocking poll: the loop's own wake-up
@@ -122,21 +127,14 @@ class Scheduler:
         heappush(timers, timer)
 
     def _purge_cancelled_timers(self) -> None:
-        live = []
-        for handle in self.timers:
-            if handle._cancelled:
-                handle._scheduled = False
-            else:
-                live.append(handle)
-        heapq.heapify(live)
-        self.timers[:] = live  # in place: the loop holds a reference to this list
-        self.cancelled_timers = 0
+        sweep_cancelled(self.timers)  # interpreted even when this is compiled (its docstring)
+        self.cancelled_timers[0] = 0
 
     def _drop_cancelled_head(self) -> None:
         timers = self.timers
         while timers and timers[0]._cancelled:
             heappop(timers)._scheduled = False
-            self.cancelled_timers -= 1
+            self.cancelled_timers[0] -= 1
 
     # -- idle waiters ---------------------------------------------------------------------------
 
@@ -155,6 +153,7 @@ class Scheduler:
         """
         ready = self.ready
         timers = self.timers
+        cancelled_timers = self.cancelled_timers
         idle = self.idle_waiters
         hooks = self.io_wait_hooks
         watched = self._watched
@@ -164,9 +163,8 @@ class Scheduler:
         handle: LoopHandle | None = None
         context: Any = None  # what a user passed as context=, checked only by running it
         while True:
-            if self.cancelled_timers > _PURGE_MIN_CANCELLED and self.cancelled_timers * 2 > len(
-                timers
-            ):
+            cancelled = cancelled_timers[0]
+            if cancelled > _PURGE_MIN_CANCELLED and cancelled * 2 > len(timers):
                 self._purge_cancelled_timers()
             elif timers and timers[0]._cancelled:
                 self._drop_cancelled_head()
@@ -251,7 +249,7 @@ class Scheduler:
             heappop(timers)
             if handle._cancelled:
                 handle._scheduled = False
-                self.cancelled_timers -= 1
+                self.cancelled_timers[0] -= 1
                 continue
             if handle._scheduled > 1:  # ranked: it may share its deadline (module docstring)
                 ranked = True
@@ -308,7 +306,7 @@ class Scheduler:
         for handle in self.timers:
             handle._scheduled = False
         self.timers.clear()
-        self.cancelled_timers = 0
+        self.cancelled_timers[0] = 0
         self.idle_waiters.clear()
         self.registry.close()
 
