@@ -317,7 +317,7 @@ class EventLoop(asyncio.AbstractEventLoop):
         timer._repr = None
         timer._source_traceback = None
         timer._when = when
-        self._push_timer(timer)
+        timer._scheduled = self._push_timer(timer, when)
         return timer
 
     def call_at(
@@ -340,7 +340,7 @@ class EventLoop(asyncio.AbstractEventLoop):
                 _drop_own_frames(timer._source_traceback)
         else:
             timer = Timer(when, callback, args, self, context)
-        self._push_timer(timer)
+        timer._scheduled = self._push_timer(timer, when)
         return timer
 
     def time(self) -> float:
