@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         """asyncio.Handle with its slots typed; asyncio.Handle itself at run time."""
 
         _callback: Callable[..., object]  # None once cancelled; never read after that
+        _args: tuple[Any, ...]  # as _callback; typeshed says Sequence, the loop builds tuples
         _context: contextvars.Context
         _loop: asyncio.AbstractEventLoop
         _repr: str | None  # set on cancel() in debug mode, for logs

@@ -62,7 +62,7 @@ MAX_POLL_TIMEOUT = 24 * 3600.0
 # Rebuild the heap only when it holds enough cancelled timers for the rebuild to pay off.
 _PURGE_MIN_CANCELLED = 100
 
-_run_in = Context.run
+_run_in: Final = Context.run  # Final: compiled, a C static, not a dict lookup per call
 # Final: compiled, a C static rather than a module-dict lookup per timer.
 _heappush: Final = heappush
 # Ready callbacks up to which an iteration runs them inline; a larger batch goes to _ready.py,
@@ -169,6 +169,7 @@ class Scheduler:
         report_error = self._report_error
         handle: LoopHandle | None = None
         context: Any = None  # what a user passed as context=, checked only by running it
+        args: tuple[Any, ...] | None = None
         while True:
             cancelled = cancelled_timers[0]
             if cancelled > _PURGE_MIN_CANCELLED and cancelled * 2 > len(timers):
@@ -220,7 +221,14 @@ class Scheduler:
                             # Unbound: `context.run(...)` with *args builds a bound method per
                             # call; 125 -> 100 ns per callback (3.13). Anything else a user passed
                             # as context fails as it does on asyncio's loop.
-                            _run_in(context, handle._callback, *handle._args)
+                            # No *args for the common arities, as in _ready.py.
+                            args = handle._args
+                            if not args:
+                                _run_in(context, handle._callback)
+                            elif len(args) == 1:
+                                _run_in(context, handle._callback, args[0])
+                            else:
+                                _run_in(context, handle._callback, *args)
                         else:
                             context.run(handle._callback, *handle._args)
                     except (SystemExit, KeyboardInterrupt):
@@ -230,7 +238,7 @@ class Scheduler:
                 # A callback's exception may keep this frame alive through its traceback, and the
                 # frame lives on while the loop waits: it must not keep the last handle (or its
                 # context) alive.
-                handle = context = None
+                handle = context = args = None
             if self.stopping:
                 return
 
