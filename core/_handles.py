@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         """asyncio.Handle with its slots typed; asyncio.Handle itself at run time."""
 
         _callback: Callable[..., object]  # None once cancelled; never read after that
+        _args: tuple[Any, ...]  # as _callback; typeshed says Sequence, the loop builds tuples
         _context: contextvars.Context
         _loop: asyncio.AbstractEventLoop
         _repr: str | None  # set on cancel() in debug mode, for logs
@@ -119,7 +120,7 @@ class Timer(LoopTimerHandle):
         # call_later+cancel churn is common (timeouts that did not fire) and this halves its cost.
         if not self._cancelled:
             if self._scheduled:
-                self._loop._scheduler.cancelled_timers += 1  # type: ignore[attr-defined]
+                self._loop._cancelled_timers[0] += 1  # type: ignore[attr-defined]
             self._cancelled = True
             if self._loop._debug:  # type: ignore[attr-defined]  # always our EventLoop
                 self._repr = repr(self)

@@ -95,6 +95,7 @@ class EventLoop(asyncio.AbstractEventLoop):
         self._ready = self._scheduler.ready
         self._timers = self._scheduler.timers
         self._push_timer = self._scheduler.push_timer
+        self._cancelled_timers = self._scheduler.cancelled_timers  # Timer.cancel() counts here
         self._now = self._clock.current_time
         self._registry = self._scheduler.registry
         try:
@@ -316,7 +317,7 @@ class EventLoop(asyncio.AbstractEventLoop):
         timer._repr = None
         timer._source_traceback = None
         timer._when = when
-        self._push_timer(timer)
+        timer._scheduled = self._push_timer(timer, when)
         return timer
 
     def call_at(
@@ -339,7 +340,7 @@ class EventLoop(asyncio.AbstractEventLoop):
                 _drop_own_frames(timer._source_traceback)
         else:
             timer = Timer(when, callback, args, self, context)
-        self._push_timer(timer)
+        timer._scheduled = self._push_timer(timer, when)
         return timer
 
     def time(self) -> float:
@@ -348,7 +349,7 @@ class EventLoop(asyncio.AbstractEventLoop):
     def _timer_handle_cancelled(self, handle: LoopTimerHandle) -> None:
         """asyncio's TimerHandle.cancel() reports here, so the heap can count its dead entries."""
         if handle._scheduled:
-            self._scheduler.cancelled_timers += 1
+            self._cancelled_timers[0] += 1
 
     def _debug_handle(
         self,

@@ -32,6 +32,7 @@ def run_ready(
     popleft = ready.popleft
     handle: LoopHandle | None = None
     context: Any = None  # what a user passed as context=, checked only by running it
+    args: tuple[Any, ...] | None = None
     for _ in range(count):
         handle = popleft()
         if handle._cancelled:
@@ -39,7 +40,16 @@ def run_ready(
         try:
             context = handle._context
             if type(context) is Context:
-                _run_in(context, handle._callback, *handle._args)  # see _scheduler.py
+                # Unbound, as in _scheduler.py; and no *args for the common arities, where the
+                # call unpacking them builds a list and a tuple per callback (CPU time per
+                # callback, call_soon_batch's run, 3.13: 221 -> 175 ns).
+                args = handle._args
+                if not args:
+                    _run_in(context, handle._callback)
+                elif len(args) == 1:
+                    _run_in(context, handle._callback, args[0])
+                else:
+                    _run_in(context, handle._callback, *args)
             else:
                 context.run(handle._callback, *handle._args)
         except (SystemExit, KeyboardInterrupt):
@@ -47,4 +57,4 @@ def run_ready(
         except BaseException as exc:
             report_error(handle, exc)
     # As in the scheduler: a traceback may keep this frame alive; it must not keep the handle.
-    handle = context = None
+    handle = context = args = None
