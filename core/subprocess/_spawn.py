@@ -119,18 +119,10 @@ async def subprocess_exec(
     options: dict[str, Any],
 ) -> tuple[SubprocessTransport, asyncio.SubprocessProtocol]:
     """asyncio's ``loop.subprocess_exec`` once its bytes-mode arguments were checked."""
-    protocol = protocol_factory()
-    message = None
-    if io.loop.get_debug():
-        message = f"execute program {program!r}"
-        log_spawn(message, stdin, stdout, stderr)
-    extra = options.pop("extra", None)
-    transport = await spawn(
-        io, watcher, protocol, (program, *args), False, stdin, stdout, stderr, extra, options
-    )
-    if message is not None:
-        logger.info("%s: %r", message, transport)
-    return transport, protocol
+    return await _spawn_logged(
+        io, watcher, protocol_factory, (program, *args), False, ("execute program", program),
+        (stdin, stdout, stderr), options,
+    )  # fmt: skip
 
 
 async def subprocess_shell(
@@ -144,15 +136,33 @@ async def subprocess_shell(
     options: dict[str, Any],
 ) -> tuple[SubprocessTransport, asyncio.SubprocessProtocol]:
     """asyncio's ``loop.subprocess_shell`` once its arguments were checked."""
+    return await _spawn_logged(
+        io, watcher, protocol_factory, cmd, True, ("run shell command", cmd),
+        (stdin, stdout, stderr), options,
+    )  # fmt: skip
+
+
+async def _spawn_logged(
+    io: LoopIO,
+    watcher: ChildWatcher,
+    protocol_factory: Callable[[], asyncio.SubprocessProtocol],
+    args: Any,
+    shell: bool,
+    what: tuple[str, Any],
+    stdio: tuple[Any, Any, Any],
+    options: dict[str, Any],
+) -> tuple[SubprocessTransport, asyncio.SubprocessProtocol]:
+    """Both entry points: make the protocol, spawn, and log as asyncio's debug mode does
+    (``what``: the label and the program or command, formatted only in debug mode)."""
     protocol = protocol_factory()
-    message = None
+    description = None
     if io.loop.get_debug():
-        message = f"run shell command {cmd!r}"
-        log_spawn(message, stdin, stdout, stderr)
+        description = f"{what[0]} {what[1]!r}"
+        log_spawn(description, *stdio)
     extra = options.pop("extra", None)
-    transport = await spawn(io, watcher, protocol, cmd, True, stdin, stdout, stderr, extra, options)
-    if message is not None:
-        logger.info("%s: %r", message, transport)
+    transport = await spawn(io, watcher, protocol, args, shell, *stdio, extra, options)
+    if description is not None:
+        logger.info("%s: %r", description, transport)
     return transport, protocol
 
 
