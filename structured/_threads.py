@@ -18,11 +18,16 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from ._cancel import CancelScope
-from ._tokens import TokenLedger
+from ._tokens import TokenLedger, wait_for_token
 from ._wait import checkpoint_if_cancelled
 
 _T = TypeVar("_T")
 _DEFAULT_TOKENS = 40
+
+
+_ALREADY_HELD = (
+    "this borrower already holds one of this CapacityLimiter's tokens; a borrower can hold only one"
+)
 
 
 class WouldBlock(Exception):
@@ -72,40 +77,22 @@ class CapacityLimiter:
         self.acquire_on_behalf_of_nowait(_current_task())
 
     def acquire_on_behalf_of_nowait(self, borrower: object) -> None:
-        ledger = self._ledger
-        if borrower in ledger.borrowers:
-            raise RuntimeError(
-                "this borrower already holds one of this CapacityLimiter's tokens; "
-                "a borrower can hold only one"
-            )
-        if not ledger.available():
+        if not self._ledger.take(borrower, _ALREADY_HELD):
             raise WouldBlock
-        ledger.borrowers.add(borrower)
 
     async def acquire(self) -> None:
         await self.acquire_on_behalf_of(_current_task())
 
     async def acquire_on_behalf_of(self, borrower: object) -> None:
         await checkpoint_if_cancelled()
-        try:
-            self.acquire_on_behalf_of_nowait(borrower)
-            return
-        except WouldBlock:
-            pass
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._ledger.wait(borrower, waiter)
-        try:
-            await waiter
-        except BaseException:
-            self._ledger.abandon(borrower, waiter)
-            raise
+        if not self._ledger.take(borrower, _ALREADY_HELD):
+            await wait_for_token(self._ledger, borrower)
 
     def release(self) -> None:
         self.release_on_behalf_of(_current_task())
 
     def release_on_behalf_of(self, borrower: object) -> None:
-        if not self._ledger.release(borrower):
-            raise RuntimeError("this borrower isn't holding any of this CapacityLimiter's tokens")
+        self._ledger.give_back(borrower)
 
     async def __aenter__(self) -> None:
         await self.acquire()

@@ -1,7 +1,8 @@
 """TokenLedger: who holds a capacity limiter's tokens, and who waits for one, in arrival order.
 
-Sans-IO: no loop and no awaiting. A borrower that must wait brings its own future and awaits it;
-the ledger decides who gets each token that comes free and resolves that borrower's future.
+The ledger itself never awaits and needs no loop: a borrower that must wait brings its own future,
+and the ledger decides who gets each token that comes free and resolves that borrower's future.
+``wait_for_token`` is the one awaiting step, shared by both limiters.
 treadle's ``CapacityLimiter`` (structured/_threads.py, Trio's API) and the AnyIO backend's
 (compat/anyio/_sync.py, AnyIO's API and error messages) both keep their tokens here; they differ
 only in their argument checks, their errors and their checkpoints.
@@ -13,11 +14,11 @@ waiter; ``abandon`` gives back a token a waiter was handed just as it was cancel
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import asyncio
+_NOT_HELD = "this borrower isn't holding any of this CapacityLimiter's tokens"
 
 
 class TokenLedger:
@@ -34,6 +35,23 @@ class TokenLedger:
     def available(self) -> bool:
         """True when a newcomer may take a token now: one is free and nobody queues for it."""
         return not self.waiting and len(self.borrowers) < self.total
+
+    def take(self, borrower: object, already_held: str) -> bool:
+        """Give ``borrower`` a token if a newcomer may take one now (True), else False.
+
+        Raises RuntimeError(``already_held``, each limiter's wording) when it holds one already.
+        """
+        if borrower in self.borrowers:
+            raise RuntimeError(already_held)
+        if not self.available():
+            return False
+        self.borrowers.add(borrower)
+        return True
+
+    def give_back(self, borrower: object) -> None:
+        """``release``, raising RuntimeError when ``borrower`` holds no token."""
+        if not self.release(borrower):
+            raise RuntimeError(_NOT_HELD)
 
     def wait(self, borrower: object, waiter: asyncio.Future[Any]) -> None:
         """Queue ``borrower``; ``waiter`` gets a result when a token is handed to it."""
@@ -63,3 +81,14 @@ class TokenLedger:
                 continue  # cancelled, and its task has not run its cleanup yet
             self.borrowers.add(borrower)
             waiter.set_result(None)
+
+
+async def wait_for_token(ledger: TokenLedger, borrower: object) -> None:
+    """Queue ``borrower`` on ``ledger`` until it is handed a token; cancelled, it gives it up."""
+    waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    ledger.wait(borrower, waiter)
+    try:
+        await waiter
+    except BaseException:
+        ledger.abandon(borrower, waiter)
+        raise

@@ -23,7 +23,7 @@ from treadle.structured._cancel import CancelScope as NativeScope
 from treadle.structured._cancel import ScopeState, deliver, effective_cancel
 from treadle.structured._nursery import report_child_exit
 from treadle.structured._tasks import TaskState, states
-from treadle.structured._tokens import TokenLedger
+from treadle.structured._tokens import TokenLedger, wait_for_token
 
 __all__ = [
     "NativeScope",
@@ -38,6 +38,7 @@ __all__ = [
     "task_is_cancelled",
     "task_parent",
     "task_scope",
+    "wait_for_token",
 ]
 
 

@@ -25,7 +25,7 @@ from anyio import (
 
 from treadle.structured import checkpoint, checkpoint_if_cancelled
 
-from ._native import NativeScope, TokenLedger
+from ._native import NativeScope, TokenLedger, wait_for_token
 from ._taskinfo import TreadleTaskInfo
 
 
@@ -216,6 +216,9 @@ class Semaphore(anyio.Semaphore):
         return SemaphoreStatistics(len(self._waiters))
 
 
+_ALREADY_HELD = "this borrower is already holding one of this CapacityLimiter's tokens"
+
+
 class CapacityLimiter(anyio.CapacityLimiter):
     """AnyIO's CapacityLimiter; the tokens are kept by treadle's TokenLedger, as treadle's own."""
 
@@ -264,24 +267,16 @@ class CapacityLimiter(anyio.CapacityLimiter):
         self.acquire_on_behalf_of_nowait(_current_task())
 
     def acquire_on_behalf_of_nowait(self, borrower: object) -> None:
-        ledger = self._ledger
-        if borrower in ledger.borrowers:
-            raise RuntimeError(
-                "this borrower is already holding one of this CapacityLimiter's tokens"
-            )
-        if not ledger.available():
+        if not self._ledger.take(borrower, _ALREADY_HELD):
             raise WouldBlock
-        ledger.borrowers.add(borrower)
 
     async def acquire(self) -> None:
         await self.acquire_on_behalf_of(_current_task())
 
     async def acquire_on_behalf_of(self, borrower: object) -> None:
         await checkpoint_if_cancelled()
-        try:
-            self.acquire_on_behalf_of_nowait(borrower)
-        except WouldBlock:
-            await self._wait_for_token(borrower)
+        if not self._ledger.take(borrower, _ALREADY_HELD):
+            await wait_for_token(self._ledger, borrower)
             return
         try:
             await cancel_shielded_checkpoint()
@@ -289,21 +284,11 @@ class CapacityLimiter(anyio.CapacityLimiter):
             self.release_on_behalf_of(borrower)
             raise
 
-    async def _wait_for_token(self, borrower: object) -> None:
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._ledger.wait(borrower, waiter)
-        try:
-            await waiter
-        except BaseException:
-            self._ledger.abandon(borrower, waiter)
-            raise
-
     def release(self) -> None:
         self.release_on_behalf_of(_current_task())
 
     def release_on_behalf_of(self, borrower: object) -> None:
-        if not self._ledger.release(borrower):
-            raise RuntimeError("this borrower isn't holding any of this CapacityLimiter's tokens")
+        self._ledger.give_back(borrower)
 
     def statistics(self) -> CapacityLimiterStatistics:
         ledger = self._ledger
