@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import deque
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
@@ -113,14 +114,7 @@ class Lock(anyio.Lock):
         waiter: asyncio.Future[None] = task.get_loop().create_future()
         entry = (task, waiter)
         self._waiters.append(entry)
-        try:
-            await waiter
-        except BaseException:
-            if waiter.done() and not waiter.cancelled():
-                self.release()  # handed the lock just as we were cancelled: pass it on
-            else:
-                _discard(self._waiters, entry)
-            raise
+        await _wait_for_handover(waiter, self._waiters, entry, self.release)
 
     def acquire_nowait(self) -> None:
         task = _current_task()
@@ -180,14 +174,7 @@ class Semaphore(anyio.Semaphore):
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
-        try:
-            await waiter
-        except BaseException:
-            if waiter.done() and not waiter.cancelled():
-                self.release()
-            else:
-                _discard(self._waiters, waiter)
-            raise
+        await _wait_for_handover(waiter, self._waiters, waiter, self.release)
 
     def acquire_nowait(self) -> None:
         if self._value == 0:
@@ -295,6 +282,24 @@ class CapacityLimiter(anyio.CapacityLimiter):
         return CapacityLimiterStatistics(
             len(ledger.borrowers), ledger.total, tuple(ledger.borrowers), len(ledger.waiting)
         )
+
+
+async def _wait_for_handover(
+    waiter: asyncio.Future[None], queue: deque[Any], entry: object, release: Callable[[], None]
+) -> None:
+    """Await ``waiter``, queued in ``queue`` as ``entry``, until the holder hands over to us.
+
+    Interrupted (cancelled) after the handover already happened, we pass what we were handed on
+    with ``release``; before it, we leave the queue.
+    """
+    try:
+        await waiter
+    except BaseException:
+        if waiter.done() and not waiter.cancelled():
+            release()
+        else:
+            _discard(queue, entry)
+        raise
 
 
 def _discard(queue: deque[Any], item: object) -> None:
