@@ -12,12 +12,12 @@ import asyncio
 import concurrent.futures
 import contextvars
 import threading
-import weakref
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
 from ._cancel import CancelScope
+from ._per_loop import PerLoop
 from ._tokens import TokenLedger, wait_for_token
 from ._wait import checkpoint_if_cancelled
 
@@ -113,18 +113,12 @@ def _current_task() -> asyncio.Task[Any]:
     return task
 
 
-_default_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = (
-    weakref.WeakKeyDictionary()
-)
+_default_limiters: PerLoop[CapacityLimiter] = PerLoop(lambda: CapacityLimiter(_DEFAULT_TOKENS))
 
 
 def current_default_thread_limiter() -> CapacityLimiter:
     """The limiter ``to_thread.run_sync`` uses when given none (one per loop, 40 tokens)."""
-    loop = asyncio.get_running_loop()
-    limiter = _default_limiters.get(loop)
-    if limiter is None:
-        limiter = _default_limiters[loop] = CapacityLimiter(_DEFAULT_TOKENS)
-    return limiter
+    return _default_limiters.get(asyncio.get_running_loop())
 
 
 # -- to_thread ---------------------------------------------------------------------------------

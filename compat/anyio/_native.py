@@ -8,9 +8,10 @@ with ``anyio.from_thread.run`` inside the worker's host scope, so cancelling the
 it (``adopt``, the way a nursery roots its children). Task groups spawn their children with a
 runner that reports each child's end itself (``report_child_exit``), which saves a loop callback
 per child. Capacity limiters keep their tokens in structured's ``TokenLedger``, as treadle's
-own do. Reading them here,
-in one module, keeps the backend's dependence on structured's private modules visible and small;
-if structured grows a public introspection call for them, only this file changes.
+own do, and per-loop defaults (thread limiter, worker pool) live in its ``PerLoop``. Reading
+them here, in one module, keeps the backend's dependence on structured's private modules
+visible and small; if structured grows a public introspection call for them, only this file
+changes.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from typing import Any
 from treadle.structured._cancel import CancelScope as NativeScope
 from treadle.structured._cancel import ScopeState, deliver, effective_cancel
 from treadle.structured._nursery import report_child_exit
+from treadle.structured._per_loop import PerLoop
 from treadle.structured._tasks import TaskState, states
 from treadle.structured._tokens import TokenLedger, wait_for_token
 
 __all__ = [
     "NativeScope",
+    "PerLoop",
     "ScopeState",
     "TaskState",
     "TokenLedger",

@@ -19,7 +19,6 @@ import contextvars
 import functools
 import queue
 import threading
-import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -30,7 +29,7 @@ from treadle.structured import checkpoint
 
 from .._sniffio import context_for_loop, context_for_worker, mark_treadle
 from . import _register
-from ._native import NativeScope, adopt, scope_is_cancelled, task_scope
+from ._native import NativeScope, PerLoop, adopt, scope_is_cancelled, task_scope
 from ._sync import CapacityLimiter
 
 _T = TypeVar("_T")
@@ -99,32 +98,21 @@ class WorkerPool:
             worker.join()
 
 
-_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WorkerPool] = (
-    weakref.WeakKeyDictionary()
-)
-_default_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = (
-    weakref.WeakKeyDictionary()
-)
+_pools: PerLoop[WorkerPool] = PerLoop(WorkerPool)
+_default_limiters: PerLoop[CapacityLimiter] = PerLoop(lambda: CapacityLimiter(40))
 
 
 def current_default_thread_limiter() -> CapacityLimiter:
-    loop = asyncio.get_running_loop()
-    limiter = _default_limiters.get(loop)
-    if limiter is None:
-        limiter = _default_limiters[loop] = CapacityLimiter(40)
-    return limiter
+    return _default_limiters.get(asyncio.get_running_loop())
 
 
 def _pool(loop: asyncio.AbstractEventLoop) -> WorkerPool:
-    pool = _pools.get(loop)
-    if pool is None:
-        pool = _pools[loop] = WorkerPool()
-    return pool
+    return _pools.get(loop)
 
 
 def shutdown_workers(loop: asyncio.AbstractEventLoop) -> None:
     """End the run's idle workers (joined); a busy, abandoned one ends when its call returns."""
-    pool = _pools.pop(loop, None)
+    pool = _pools.pop(loop)
     if pool is not None:
         pool.close()
 
