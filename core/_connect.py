@@ -135,15 +135,7 @@ async def create_connection(
     )
     if sock is not None:
         check_not_ssl_socket(sock)
-    tls = None
-    if ssl:
-        tls = TLSOptions(
-            ssl,
-            server_side=False,
-            server_hostname=server_hostname,
-            handshake_timeout=ssl_handshake_timeout,
-            shutdown_timeout=ssl_shutdown_timeout,
-        )
+    tls = _client_tls(ssl, server_hostname, ssl_handshake_timeout, ssl_shutdown_timeout)
     if happy_eyeballs_delay is not None and interleave is None:
         interleave = 1  # Happy Eyeballs alternates families unless told otherwise
     if host is not None or port is not None:
@@ -179,6 +171,24 @@ async def create_connection(
             protocol,
         )
     return transport, protocol
+
+
+def _client_tls(
+    ssl: Any,
+    server_hostname: str | None,
+    handshake_timeout: float | None,
+    shutdown_timeout: float | None,
+) -> TLSOptions | None:
+    """The client side's TLS options for ``ssl=`` (None without TLS), arguments already checked."""
+    if not ssl:
+        return None
+    return TLSOptions(
+        ssl,
+        server_side=False,
+        server_hostname=server_hostname,
+        handshake_timeout=handshake_timeout,
+        shutdown_timeout=shutdown_timeout,
+    )
 
 
 def _check_stream_socket(sock: socket.socket) -> None:
@@ -306,15 +316,7 @@ async def create_unix_connection(
 ) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
     assert server_hostname is None or isinstance(server_hostname, str)  # asyncio asserts too
     check_unix_client(ssl, server_hostname, ssl_handshake_timeout, ssl_shutdown_timeout)
-    tls = None
-    if ssl:
-        tls = TLSOptions(
-            ssl,
-            server_side=False,
-            server_hostname=server_hostname,
-            handshake_timeout=ssl_handshake_timeout,
-            shutdown_timeout=ssl_shutdown_timeout,
-        )
+    tls = _client_tls(ssl, server_hostname, ssl_handshake_timeout, ssl_shutdown_timeout)
     if path is not None:
         if sock is not None:
             raise ValueError("path and sock can not be specified at the same time")
