@@ -77,9 +77,7 @@ def test_expired_certificate_fails_verification(
 def test_missing_client_certificate_is_refused(
     loop: Loop, tcp_endpoint: Endpoint, certs: Certs
 ) -> None:
-    server_context = certs.server_context()
-    server_context.verify_mode = ssl.CERT_REQUIRED
-    certs.ca.configure_trust(server_context)
+    server_context = certs.client_cert_required_server_context()
     client_context = certs.client_context()
     # TLS 1.2: the server's verdict comes before the client's handshake ends, so the awaiting
     # call sees it (with TLS 1.3 the client is done first and learns it on its first read).
@@ -96,9 +94,7 @@ def test_missing_client_certificate_is_refused(
 def test_mutual_tls_with_a_client_certificate(
     loop: Loop, tcp_endpoint: Endpoint, certs: Certs
 ) -> None:
-    server_context = certs.server_context()
-    server_context.verify_mode = ssl.CERT_REQUIRED
-    certs.ca.configure_trust(server_context)
+    server_context = certs.client_cert_required_server_context()
     client_context = certs.client_context()
     certs.ca.issue_cert("client@example.org").configure_cert(client_context)
 
@@ -266,9 +262,7 @@ def test_eof_without_close_notify_is_an_eof(loop: Loop, certs: Certs) -> None:
 def test_tls13_client_without_certificate_learns_on_its_first_read(
     loop: Loop, tcp_endpoint: Endpoint, certs: Certs
 ) -> None:
-    server_context = certs.server_context()
-    server_context.verify_mode = ssl.CERT_REQUIRED
-    certs.ca.configure_trust(server_context)
+    server_context = certs.client_cert_required_server_context()
     client_context = certs.client_context()
     client_context.minimum_version = ssl.TLSVersion.TLSv1_3
 

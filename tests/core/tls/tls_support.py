@@ -26,6 +26,13 @@ class Certs:
         (leaf or self.ca.issue_cert("127.0.0.1", "::1")).configure_cert(context)
         return context
 
+    def client_cert_required_server_context(self) -> ssl.SSLContext:
+        """A server context that demands a client certificate signed by this CA (mutual TLS)."""
+        context = self.server_context()
+        context.verify_mode = ssl.CERT_REQUIRED
+        self.ca.configure_trust(context)
+        return context
+
     def client_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
         self.ca.configure_trust(context)
