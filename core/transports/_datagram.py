@@ -4,8 +4,19 @@ How this works
 --------------
 ``sendto`` tries the socket at once when nothing is queued; only a full send buffer
 (BlockingIOError) queues the datagram and registers a writer, which drains the queue in order.
-A datagram is never split: it goes out whole or waits whole. The reader takes one datagram per
-readiness event, so a protocol that calls pause_reading() in datagram_received() gets no more.
+A datagram is never split: it goes out whole or waits whole.
+
+Reading: asyncio takes one datagram per readiness event, so a server with one socket and many
+peers pays a whole loop iteration (an epoll_wait, the scheduler's bookkeeping) per datagram:
+measured on UDP echo 1 KiB with 10 clients, 22 013 epoll_wait calls for 22 000 datagrams, where
+uvloop (libuv reads up to 32 per event) made 949. The reader here takes up to
+``DATAGRAMS_PER_EVENT`` per event, but only while taking the next one now cannot be told apart
+from asyncio taking it in the next iteration: it stops as soon as the socket is empty, the
+transport stops reading (pause_reading(), close(), an error), datagram_received() scheduled
+anything (call_soon, a future's callbacks, a task's wake-up: asyncio would run those before the
+next datagram, and so do we), or the loop was asked to stop. An exception out of
+datagram_received() ends the batch too: it goes to the exception handler as a failing callback,
+as on asyncio, and the rest is read on the next event.
 
 Errors follow asyncio's split (selector loop, 3.11-3.13): an OSError from recvfrom/sendto is the
 network talking (ICMP port unreachable arrives as ConnectionRefusedError on a connected socket)
@@ -47,6 +58,9 @@ _HEADER_SIZE = 8 if _SENDS_EMPTY else 0
 LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
 
 _WOULD_BLOCK = (BlockingIOError, InterruptedError)
+
+# At most this many datagrams are read per readiness event (libuv, under uvloop, reads 32).
+DATAGRAMS_PER_EVENT = 32
 
 Address = Any  # a (host, port[, flowinfo, scope_id]) tuple, or a path for AF_UNIX
 
@@ -127,22 +141,32 @@ class DatagramTransport(ReadingFdTransport, asyncio.Transport, asyncio.DatagramT
     # -- reading --------------------------------------------------------------------------------
 
     def _read_ready(self) -> None:
-        if self._state is TransportState.CLOSED:
-            return
-        assert self._sock is not None
-        view = self._recv_view
-        try:
-            nbytes, addr = self._sock.recvfrom_into(view, self.max_size)
-        except _WOULD_BLOCK:
-            pass
-        except OSError as exc:
-            self._protocol.error_received(exc)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._fatal_error(exc, "Fatal read error on datagram transport")
-        else:
+        # Several datagrams per readiness event, while nothing else wants to run (the module
+        # docstring says why and when the batch ends).
+        io = self._io
+        ready = io.ready
+        for _ in range(DATAGRAMS_PER_EVENT):
+            if self._state is not TransportState.OPEN or self._reading_paused:
+                return
+            sock = self._sock
+            assert sock is not None
+            view = self._recv_view
+            try:
+                nbytes, addr = sock.recvfrom_into(view, self.max_size)
+            except _WOULD_BLOCK:
+                return
+            except OSError as exc:
+                self._protocol.error_received(exc)
+                return
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._fatal_error(exc, "Fatal read error on datagram transport")
+                return
+            queued = len(ready)
             self._protocol.datagram_received(bytes(view[:nbytes]), addr)
+            if len(ready) != queued or io.stopping:
+                return  # what it scheduled runs before the next datagram, as on asyncio
 
     # -- writing --------------------------------------------------------------------------------
 

@@ -16,10 +16,10 @@ import enum
 import socket
 import sys
 import weakref
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sized
 
 from .._errors import raise_closed
-from .._fdregistry import FdRegistry
+from .._scheduler import Scheduler
 from .._handles import LoopHandle, ReadyHandle
 from .._heap import raise_malloc_thresholds
 
@@ -62,21 +62,32 @@ class TransportState(enum.Enum):
 class LoopIO:
     """Reader/writer registration and fd ownership for the transports of one loop."""
 
-    __slots__ = ("_loop", "_owners", "_registry")
+    __slots__ = ("_loop", "_owners", "_registry", "_scheduler")
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        registry: FdRegistry,
+        scheduler: Scheduler,
         owners: MutableMapping[int, asyncio.BaseTransport],
     ) -> None:
         self._loop = loop
-        self._registry = registry
+        self._scheduler = scheduler
+        self._registry = scheduler.registry
         self._owners = owners
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         return self._loop
+
+    @property
+    def ready(self) -> Sized:
+        """The loop's queue of ready callbacks, live; a transport only asks how long it is."""
+        return self._scheduler.ready
+
+    @property
+    def stopping(self) -> bool:
+        """loop.stop() was called: the loop ends after the callbacks of this iteration."""
+        return self._scheduler.stopping
 
     def add_reader(self, fd: int, callback: Callable[[], object]) -> None:
         self._check_open()
