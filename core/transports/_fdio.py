@@ -19,9 +19,9 @@ import weakref
 from collections.abc import Callable, MutableMapping, Sized
 
 from .._errors import raise_closed
-from .._scheduler import Scheduler
 from .._handles import LoopHandle, ReadyHandle
 from .._heap import raise_malloc_thresholds
+from .._scheduler import Scheduler
 
 # Bytes a transport asks of one read; asyncio's max_size for sockets and pipes alike.
 RECV_BUFFER_SIZE = 256 * 1024
