@@ -5,8 +5,10 @@ its fd for reading, watch it for writing, stop either, and tell the loop that it
 that loop.add_reader() on that fd raises, as asyncio does for socket transports). The loop's
 public add_reader() cannot serve the first of these, because it is exactly the call that refuses
 fds a live transport owns. So the EventLoop facade hands each transport one of these objects,
-built from its fd registry and its fd -> transport map, and the transport never reads the loop's
-private attributes itself.
+built from its scheduler (the fd registry, the ready queue) and its fd -> transport map, and the
+transport never reads the loop's private attributes itself. A datagram transport also asks how
+many callbacks are ready and whether the loop is stopping, to know when a batch of reads could
+be told apart from asyncio's one read per iteration (``_datagram.py``).
 """
 
 from __future__ import annotations
