@@ -751,6 +751,26 @@ def test_callbacks_scheduled_in_datagram_received_run_before_the_next_datagram(
     run(loop, main())
 
 
+def test_no_datagram_lost_when_lone_datagrams_turn_into_a_burst(loop: Loop) -> None:
+    # treadle stops trying for a second datagram per event after a run of events that held one
+    # each; a burst after that must still arrive whole and in order.
+    async def main() -> None:
+        transport, proto = await endpoint(loop, local_addr=("127.0.0.1", 0))
+        address = transport.get_extra_info("sockname")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            for n in range(12):
+                sender.sendto(b"lone %d" % n, address)
+                await eventually(lambda: len(proto.datagrams) == n + 1)
+            for n in range(40):
+                sender.sendto(b"burst %d" % n, address)
+            await eventually(lambda: len(proto.datagrams) == 52)
+        expected = [b"lone %d" % n for n in range(12)] + [b"burst %d" % n for n in range(40)]
+        assert [data for data, _ in proto.datagrams] == expected
+        await closed(transport, proto)
+
+    run(loop, main())
+
+
 def test_stop_in_datagram_received_ends_the_run_after_that_datagram(loop: Loop) -> None:
     class Stopping(Recorder):
         def datagram_received(self, data: bytes, addr: Any) -> None:
