@@ -65,7 +65,7 @@ _WOULD_BLOCK = (BlockingIOError, InterruptedError)
 DATAGRAMS_PER_EVENT = 32
 # A read that finds the socket empty costs a syscall and a BlockingIOError, about what the loop
 # iteration it could save costs. With one peer sending one datagram at a time (UDP echo, one
-# client) every event holds one datagram, and the second read cost 0.5-2 us per request. So after
+# client) every event holds one datagram, and the second read cost about 0.5 us each. So after
 # this many events in a row whose second read found nothing, one event in _PROBE_EVERY tries one
 # (the count runs from _LONE_EVENTS_BEFORE_BACKOFF up to _PROBE_AT and starts again); an event
 # that finds a second datagram turns batching back on.
