@@ -760,7 +760,7 @@ def test_no_datagram_lost_when_lone_datagrams_turn_into_a_burst(loop: Loop) -> N
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
             for n in range(12):
                 sender.sendto(b"lone %d" % n, address)
-                await eventually(lambda: len(proto.datagrams) == n + 1)
+                await eventually(lambda count=n + 1: len(proto.datagrams) == count)
             for n in range(40):
                 sender.sendto(b"burst %d" % n, address)
             await eventually(lambda: len(proto.datagrams) == 52)
