@@ -26,7 +26,7 @@ RUNS = 5
 DEFAULT_LOOPS = "asyncio,uvloop,treadle-pure,treadle-compiled"
 
 
-def per_event_ns(name: str, fds: int) -> float:
+def per_event_ns(name: str, fds: int, events: int = EVENTS) -> float:
     """Best CPU time per event (ns) of ``name``'s loop over ``fds`` always-readable sockets."""
     loop = loops.resolve(name)()
     pairs = [socket.socketpair() for _ in range(fds)]
@@ -35,7 +35,7 @@ def per_event_ns(name: str, fds: int) -> float:
     def counted() -> None:
         nonlocal count
         count += 1
-        if count == EVENTS:  # once: uvloop would carry a second stop() into the next run
+        if count == events:  # once: uvloop would carry a second stop() into the next run
             loop.stop()
 
     try:
@@ -57,7 +57,7 @@ def per_event_ns(name: str, fds: int) -> float:
         loop.close()
 
 
-def bare_epoll_ns() -> float:
+def bare_epoll_ns(events: int = EVENTS) -> float:
     """Best CPU time (ns) of one ``epoll.poll(-1, 1)`` on a ready fd, from a Python loop."""
     writer, reader = socket.socketpair()
     poller = select.epoll()
@@ -67,9 +67,9 @@ def bare_epoll_ns() -> float:
         best = float("inf")
         for _ in range(RUNS):
             started = time.process_time_ns()
-            for _ in range(EVENTS):
+            for _ in range(events):
                 poller.poll(-1, 1)
-            best = min(best, (time.process_time_ns() - started) / EVENTS)
+            best = min(best, (time.process_time_ns() - started) / events)
         return best
     finally:
         poller.close()
@@ -81,18 +81,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fds", type=int, default=1)
     parser.add_argument("--loops", default=DEFAULT_LOOPS)
+    parser.add_argument("--events", type=int, default=EVENTS, help="per run (default 300k)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a worker: measure this loop only
     args = parser.parse_args(argv)
     if args.one:
-        print(f"{per_event_ns(args.one, args.fds):.0f}")
+        print(f"{per_event_ns(args.one, args.fds, args.events):.0f}")
         return 0
     for name in args.loops.split(","):
         worker = [sys.executable, "-m", "benchmarks.fd_dispatch", "--fds", str(args.fds)]
+        worker += ["--events", str(args.events)]
         done = subprocess.run([*worker, "--one", name], capture_output=True, text=True)
         figure = done.stdout.strip() if done.returncode == 0 else "unavailable"
         print(f"{name:18s} {args.fds} fd(s): {figure} ns per event")
     if hasattr(select, "epoll"):
-        print(f"{'epoll.poll alone':18s} {bare_epoll_ns():.0f} ns per call")
+        print(f"{'epoll.poll alone':18s} {bare_epoll_ns(args.events):.0f} ns per call")
     return 0
 
 
