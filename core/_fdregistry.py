@@ -41,21 +41,22 @@ import select
 import socket
 from collections import deque
 from dataclasses import dataclass
+from typing import Final
 
 from ._handles import LoopHandle
 from .poll import READ, WRITE, Poller
 
 # Bits that wake a direction: anything but the other direction's bit, so that error and hang-up
 # conditions (EPOLLERR, EPOLLHUP, POLLNVAL, ...) wake both sides, as asyncio's selectors do.
-_WAKES_READER = ~WRITE
-_WAKES_WRITER = ~READ
+_WAKES_READER: Final = ~WRITE
+_WAKES_WRITER: Final = ~READ
 # Polls in a row that reported unknown fds before the poller is rebuilt; one round is normal
 # (a callback unregistered an fd that was also in the same batch of events).
-_STRAY_ROUNDS_BEFORE_REBUILD = 3
+_STRAY_ROUNDS_BEFORE_REBUILD: Final = 3
 # Suspect fd numbers (see the module docstring) past which the poller is rebuilt anyway: at least
 # this many, or a quarter of the watched fds, so that a rebuild (a syscall per watched fd) costs
 # at most about four syscalls per suspect, and checks stay confined to a few fds.
-_MIN_SUSPECTS_BEFORE_REBUILD = 64
+_MIN_SUSPECTS_BEFORE_REBUILD: Final = 64
 
 
 class _Interest:

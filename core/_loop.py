@@ -794,7 +794,7 @@ class EventLoop(asyncio.AbstractEventLoop):
 
     def _transport_io(self) -> LoopIO:
         """What a transport may do with this loop's fds (see transports/_fdio.py)."""
-        return LoopIO(self, self._registry, self._transports)
+        return LoopIO(self, self._scheduler, self._transports)
 
     # -- subprocesses (issue 10; the work is in core/subprocess) --------------------------------
     # typeshed types the protocol factory generically and lists Popen's keywords one by one;

@@ -4,8 +4,21 @@ How this works
 --------------
 ``sendto`` tries the socket at once when nothing is queued; only a full send buffer
 (BlockingIOError) queues the datagram and registers a writer, which drains the queue in order.
-A datagram is never split: it goes out whole or waits whole. The reader takes one datagram per
-readiness event, so a protocol that calls pause_reading() in datagram_received() gets no more.
+A datagram is never split: it goes out whole or waits whole.
+
+Reading: asyncio takes one datagram per readiness event, so a server with one socket and many
+peers pays a whole loop iteration (an epoll_wait, the scheduler's bookkeeping) per datagram:
+measured on UDP echo 1 KiB with 10 clients, 22 013 epoll_wait calls for 22 000 datagrams, where
+uvloop (libuv reads up to 32 per event) made 949. The reader here takes up to
+``DATAGRAMS_PER_EVENT`` per event, but only while taking the next one now cannot be told apart
+from asyncio taking it in the next iteration: it stops as soon as the socket is empty, the
+transport stops reading (pause_reading(), close(), an error), datagram_received() scheduled
+anything (call_soon, a future's callbacks, a task's wake-up: asyncio would run those before the
+next datagram, and so do we), or the loop was asked to stop. When recent events held a single
+datagram each (one peer, one datagram at a time), the extra read would only find the socket
+empty, so it is tried on one event in 64 only until one finds more. An exception out of
+datagram_received() ends the batch too: it goes to the exception handler as a failing callback,
+as on asyncio, and the rest is read on the next event.
 
 Errors follow asyncio's split (selector loop, 3.11-3.13): an OSError from recvfrom/sendto is the
 network talking (ICMP port unreachable arrives as ConnectionRefusedError on a connected socket)
@@ -47,6 +60,18 @@ _HEADER_SIZE = 8 if _SENDS_EMPTY else 0
 LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
 
 _WOULD_BLOCK = (BlockingIOError, InterruptedError)
+
+# At most this many datagrams are read per readiness event (libuv, under uvloop, reads 32).
+DATAGRAMS_PER_EVENT = 32
+# A read that finds the socket empty costs a syscall and a BlockingIOError, about what the loop
+# iteration it could save costs. With one peer sending one datagram at a time (UDP echo, one
+# client) every event holds one datagram, and the second read cost about 0.5 us each. So after
+# this many events in a row whose second read found nothing, one event in _PROBE_EVERY tries one
+# (the count runs from _LONE_EVENTS_BEFORE_BACKOFF up to _PROBE_AT and starts again); an event
+# that finds a second datagram turns batching back on.
+_LONE_EVENTS_BEFORE_BACKOFF = 4
+_PROBE_EVERY = 64
+_PROBE_AT = _LONE_EVENTS_BEFORE_BACKOFF + _PROBE_EVERY
 
 Address = Any  # a (host, port[, flowinfo, scope_id]) tuple, or a path for AF_UNIX
 
@@ -90,6 +115,9 @@ class DatagramTransport(ReadingFdTransport, asyncio.Transport, asyncio.DatagramT
         self._state = TransportState.OPEN
         self._reading_paused = False
         self._lost_writes = 0  # sendto() calls after connection loss, for asyncio's warning
+        # Events in a row whose second read found the socket empty (see DATAGRAMS_PER_EVENT).
+        self._lone_events = 0
+        self._ready = io.ready  # the loop's ready queue: only its length is read
         self._queue: collections.deque[tuple[bytes, Address]] = collections.deque()
         self._queued_size = 0  # invariant: sum of len(data) + _HEADER_SIZE over _queue
         self._flow = WriteFlowControl(self._report_flow_error)
@@ -127,6 +155,14 @@ class DatagramTransport(ReadingFdTransport, asyncio.Transport, asyncio.DatagramT
     # -- reading --------------------------------------------------------------------------------
 
     def _read_ready(self) -> None:
+        # Several datagrams per readiness event, while nothing else wants to run, unless recent
+        # events held one each (the module docstring says why and when the batch ends).
+        lone = self._lone_events
+        if lone < _LONE_EVENTS_BEFORE_BACKOFF or lone == _PROBE_AT:
+            self._read_batch(lone)
+            return
+        self._lone_events = lone + 1  # counting up to the next try (small ints only)
+        # One datagram, exactly as asyncio reads it.
         if self._state is TransportState.CLOSED:
             return
         assert self._sock is not None
@@ -143,6 +179,37 @@ class DatagramTransport(ReadingFdTransport, asyncio.Transport, asyncio.DatagramT
             self._fatal_error(exc, "Fatal read error on datagram transport")
         else:
             self._protocol.datagram_received(bytes(view[:nbytes]), addr)
+
+    def _read_batch(self, lone: int) -> None:
+        for count in range(DATAGRAMS_PER_EVENT):
+            if self._state is not TransportState.OPEN or self._reading_paused:
+                return
+            sock = self._sock
+            assert sock is not None
+            view = self._recv_view
+            try:
+                nbytes, addr = sock.recvfrom_into(view, self.max_size)
+            except _WOULD_BLOCK:
+                if count == 1:  # this event's datagram was the only one
+                    self._lone_events = (
+                        lone + 1 if lone < _PROBE_AT else _LONE_EVENTS_BEFORE_BACKOFF
+                    )
+                return
+            except OSError as exc:
+                self._protocol.error_received(exc)
+                return
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._fatal_error(exc, "Fatal read error on datagram transport")
+                return
+            if count == 1:
+                self._lone_events = 0  # a second datagram was waiting: batching pays
+            ready = self._ready
+            queued = len(ready)
+            self._protocol.datagram_received(bytes(view[:nbytes]), addr)
+            if len(ready) != queued or self._io.stopping:
+                return  # what it scheduled runs before the next datagram, as on asyncio
 
     # -- writing --------------------------------------------------------------------------------
 

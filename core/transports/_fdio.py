@@ -5,8 +5,10 @@ its fd for reading, watch it for writing, stop either, and tell the loop that it
 that loop.add_reader() on that fd raises, as asyncio does for socket transports). The loop's
 public add_reader() cannot serve the first of these, because it is exactly the call that refuses
 fds a live transport owns. So the EventLoop facade hands each transport one of these objects,
-built from its fd registry and its fd -> transport map, and the transport never reads the loop's
-private attributes itself.
+built from its scheduler (the fd registry, the ready queue) and its fd -> transport map, and the
+transport never reads the loop's private attributes itself. A datagram transport also asks how
+many callbacks are ready and whether the loop is stopping, to know when a batch of reads could
+be told apart from asyncio's one read per iteration (``_datagram.py``).
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ import enum
 import socket
 import sys
 import weakref
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sized
 
 from .._errors import raise_closed
-from .._fdregistry import FdRegistry
 from .._handles import LoopHandle, ReadyHandle
 from .._heap import raise_malloc_thresholds
+from .._scheduler import Scheduler
 
 # Bytes a transport asks of one read; asyncio's max_size for sockets and pipes alike.
 RECV_BUFFER_SIZE = 256 * 1024
@@ -62,21 +64,32 @@ class TransportState(enum.Enum):
 class LoopIO:
     """Reader/writer registration and fd ownership for the transports of one loop."""
 
-    __slots__ = ("_loop", "_owners", "_registry")
+    __slots__ = ("_loop", "_owners", "_registry", "_scheduler")
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        registry: FdRegistry,
+        scheduler: Scheduler,
         owners: MutableMapping[int, asyncio.BaseTransport],
     ) -> None:
         self._loop = loop
-        self._registry = registry
+        self._scheduler = scheduler
+        self._registry = scheduler.registry
         self._owners = owners
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         return self._loop
+
+    @property
+    def ready(self) -> Sized:
+        """The loop's queue of ready callbacks, live; a transport only asks how long it is."""
+        return self._scheduler.ready
+
+    @property
+    def stopping(self) -> bool:
+        """loop.stop() was called: the loop ends after the callbacks of this iteration."""
+        return self._scheduler.stopping
 
     def add_reader(self, fd: int, callback: Callable[[], object]) -> None:
         self._check_open()

@@ -110,3 +110,25 @@ def test_epoll_floor_serves_tcp_and_tls_echo(tmp_path: Path) -> None:
 
 def test_epoll_floor_runs_the_subprocess_rows_without_a_loop(tmp_path: Path) -> None:
     _floor_samples(tmp_path, ["subprocess_spawn_wait", "subprocess_pipe_throughput"])
+
+
+def test_fd_dispatch_reports_a_figure_per_loop() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.fd_dispatch",
+            "--fds=2",
+            "--events=2000",
+            "--loops=asyncio,treadle",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=50,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split()[0] for line in lines[:2]] == ["asyncio", "treadle"]
+    assert all(line.endswith("ns per event") and "unavailable" not in line for line in lines[:2])

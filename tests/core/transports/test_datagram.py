@@ -689,6 +689,103 @@ def test_pause_and_resume_reading(loop: Loop) -> None:
     run(loop, main())
 
 
+async def queued_endpoint(
+    loop: Loop, protocol_factory: Callable[[], Recorder], count: int
+) -> tuple[Any, Recorder]:
+    """An endpoint with ``count`` datagrams waiting in its socket, not read yet (paused)."""
+    transport, proto = await loop.create_datagram_endpoint(
+        protocol_factory, local_addr=("127.0.0.1", 0)
+    )
+    assert isinstance(proto, Recorder)
+    transport.pause_reading()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        for n in range(count):
+            sender.sendto(b"%d" % n, transport.get_extra_info("sockname"))
+    return transport, proto
+
+
+def test_pause_reading_in_datagram_received_stops_delivery(loop: Loop) -> None:
+    class PausingOnce(Recorder):
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            super().datagram_received(data, addr)
+            if len(self.datagrams) == 1:
+                self.transport.pause_reading()
+
+    async def main() -> None:
+        transport, proto = await queued_endpoint(loop, PausingOnce, 5)
+        transport.resume_reading()
+        await asyncio.sleep(0.02)
+        assert [data for data, _ in proto.datagrams] == [b"0"]
+        transport.resume_reading()
+        await eventually(lambda: len(proto.datagrams) == 5)
+        assert [data for data, _ in proto.datagrams] == [b"0", b"1", b"2", b"3", b"4"]
+        await closed(transport, proto)
+
+    run(loop, main())
+
+
+def test_callbacks_scheduled_in_datagram_received_run_before_the_next_datagram(
+    loop: Loop,
+) -> None:
+    class Scheduling(Recorder):
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            super().datagram_received(data, addr)
+            self.events.append(f"datagram {data.decode()}")
+            asyncio.get_running_loop().call_soon(self.events.append, f"callback {data.decode()}")
+
+    async def main() -> None:
+        transport, proto = await queued_endpoint(loop, Scheduling, 3)
+        transport.resume_reading()
+        await eventually(lambda: len(proto.events) == 7)
+        assert proto.events == [
+            "made",
+            "datagram 0",
+            "callback 0",
+            "datagram 1",
+            "callback 1",
+            "datagram 2",
+            "callback 2",
+        ]
+        await closed(transport, proto)
+
+    run(loop, main())
+
+
+def test_no_datagram_lost_when_lone_datagrams_turn_into_a_burst(loop: Loop) -> None:
+    # treadle stops trying for a second datagram per event after a run of events that held one
+    # each; a burst after that must still arrive whole and in order.
+    async def main() -> None:
+        transport, proto = await endpoint(loop, local_addr=("127.0.0.1", 0))
+        address = transport.get_extra_info("sockname")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            for n in range(12):
+                sender.sendto(b"lone %d" % n, address)
+                await eventually(lambda count=n + 1: len(proto.datagrams) == count)
+            for n in range(40):
+                sender.sendto(b"burst %d" % n, address)
+            await eventually(lambda: len(proto.datagrams) == 52)
+        expected = [b"lone %d" % n for n in range(12)] + [b"burst %d" % n for n in range(40)]
+        assert [data for data, _ in proto.datagrams] == expected
+        await closed(transport, proto)
+
+    run(loop, main())
+
+
+def test_stop_in_datagram_received_ends_the_run_after_that_datagram(loop: Loop) -> None:
+    class Stopping(Recorder):
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            super().datagram_received(data, addr)
+            asyncio.get_running_loop().stop()
+
+    transport, proto = run(loop, queued_endpoint(loop, Stopping, 3))
+    try:
+        transport.resume_reading()
+        loop.run_forever()
+        assert [data for data, _ in proto.datagrams] == [b"0"]
+    finally:
+        run(loop, closed(transport, proto))
+
+
 # -- writing, flow control and closing ------------------------------------------------------------
 
 
