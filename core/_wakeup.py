@@ -26,34 +26,74 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
-from collections.abc import Sized
 
-# Queued callbacks past which a posting thread is paced: about a millisecond of the loop's work.
+# Queued callbacks past which a thread posting to a running loop waits for the loop's next
+# iteration: about half a millisecond of the loop's work.
 POSTER_BACKLOG = 1000
-# Roughly what running one queued callback costs the loop; a paced thread sleeps this long per
-# queued callback, at most _POSTER_PAUSE_MAX.
-_POSTER_PAUSE_PER_CALLBACK = 1e-6
-_POSTER_PAUSE_MAX = 0.1
-_paced = [0]  # threads being paced right now, all loops together
+# The longest a paced thread waits for the loop to start an iteration. A loop stuck that long in
+# one callback may be waiting for this very thread; from then on its posters stop waiting until it
+# iterates again.
+POSTER_WAIT_MAX = 0.1
 
 
-def pace_poster(ready: Sized, loop_thread: int | None) -> None:
-    """Slow down a thread that posts to a loop whose ready queue is past ``POSTER_BACKLOG``.
+class PosterGate:
+    """Where threads posting past ``POSTER_BACKLOG`` wait for the loop's next iteration.
 
-    Never on the loop's own thread (it is the one that drains the queue), and never when no loop
-    runs (nobody would drain it while we wait).
+    The loop says when it starts and stops running (``open``/``close``); its scheduler calls
+    ``release`` at the top of an iteration when ``waiting[0]`` is non-zero, which costs a busy
+    loop one list-cell test per iteration while nobody is paced.
     """
-    if loop_thread is None or threading.get_ident() == loop_thread:
-        return
-    # Each paced thread adds its own posts and GIL hand-offs while the loop drains, so the pause
-    # grows with how many are paced at once (counted without a lock: an estimate is enough).
-    _paced[0] += 1
-    try:
-        pause = len(ready) * _POSTER_PAUSE_PER_CALLBACK * _paced[0]
-        time.sleep(min(pause, _POSTER_PAUSE_MAX))
-    finally:
-        _paced[0] -= 1
+
+    def __init__(self) -> None:
+        # invariant: waiting[0] > 0 while a paced thread waits, or after a wait timed out (so the
+        # loop's next iteration ends the stuck state); only release() sets it back to 0. A list
+        # cell: the compiled scheduler reads it every iteration (docs/design.md, "The compiled
+        # build").
+        self.waiting: list[int] = [0]
+        # An RLock underneath (Condition's default): a signal handler that posts may run while
+        # its thread is inside a wait below.
+        self._turn = threading.Condition()
+        self._round = 0  # iterations that released posters; guarded by _turn
+        self._stuck_round = -1  # the round a wait timed out in: nobody waits until it ends
+        self._loop_thread: int | None = None  # the loop's thread while it runs
+
+    def open(self, loop_thread: int) -> None:
+        """The loop starts running on ``loop_thread``."""
+        self._loop_thread = loop_thread
+
+    def close(self) -> None:
+        """The loop stops running: let every waiting thread go, and pace nobody until ``open``."""
+        with self._turn:
+            self._loop_thread = None
+            self._release()
+
+    def release(self) -> None:
+        """The loop starts an iteration: the threads waiting for it may post again."""
+        with self._turn:
+            self._release()
+
+    def _release(self) -> None:
+        self._round += 1
+        self.waiting[0] = 0
+        self._turn.notify_all()
+
+    def wait(self) -> None:
+        """Block the calling thread until the loop starts its next iteration.
+
+        Not on the loop's own thread (it is the one that drains the queue), not while no loop
+        runs (nobody would release us), and not while the loop is stuck (see POSTER_WAIT_MAX).
+        """
+        loop_thread = self._loop_thread
+        if loop_thread is None or loop_thread == threading.get_ident():
+            return
+        with self._turn:
+            if self._loop_thread is None or self._stuck_round == self._round:
+                return
+            self.waiting[0] += 1
+            round_ = self._round
+            # Only release() notifies, and it always starts a new round.
+            if not self._turn.wait(POSTER_WAIT_MAX) and self._round == round_:
+                self._stuck_round = round_  # waiting[0] stays up until the loop iterates
 
 
 class Waker:
