@@ -99,7 +99,6 @@ class EventLoop(asyncio.AbstractEventLoop):
         self._now = self._clock.current_time
         self._registry = self._scheduler.registry
         self._posters = self._scheduler.posters
-        self._polling = self._scheduler.polling
         try:
             self._waker = Waker()
         except BaseException:
@@ -286,11 +285,11 @@ class EventLoop(asyncio.AbstractEventLoop):
             handle._repr = None
             handle._source_traceback = None
         self._ready.append(handle)
-        if self._polling[0]:  # see _scheduler.py on why this test is race-free
+        if self._scheduler.polling:  # see _scheduler.py on why this test is race-free
             # One wake-up per poll: the posts after this one see the flag down and skip the
             # write. A loop whose poll has returned still waits for the GIL, and until then every
             # post saw the flag up (call_soon_threadsafe_1t: 198k eventfd writes for 200k posts).
-            self._polling[0] = False
+            self._scheduler.polling = False
             self._waker.wake()
         elif len(self._ready) > POSTER_BACKLOG:
             # A busy loop gets no wake-up write, so a posting thread never leaves the GIL:

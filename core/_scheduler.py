@@ -27,7 +27,7 @@ Invariants and choices:
   Python does not allocate.
 - Cancelled timers stay in the heap until they reach the top or until more than half the heap is
   cancelled, when it is rebuilt without them: a million call_later+cancel pairs use bounded memory.
-- ``polling[0]`` is raised *before* the ready queue is checked, and ``call_soon_threadsafe`` appends
+- ``polling`` is raised *before* the ready queue is checked, and ``call_soon_threadsafe`` appends
   *before* reading it; under the GIL that ordering means either the loop sees the new callback or
   the caller sees the flag and wakes the poller, never neither. The caller that sees the flag up
   lowers it *before* writing the wake-up, so one write serves a poll: a later caller that finds it
@@ -105,10 +105,7 @@ class Scheduler:
         self.wake_only_fds = 0
         self.clock = clock
         self.stopping = False
-        # polling[0]: the loop is in (or about to enter) its poller; call_soon_threadsafe reads
-        # it on every post. A list cell: compiled, an attribute read from the interpreted loop is
-        # a descriptor call per post (see cancelled_timers).
-        self.polling: list[bool] = [False]
+        self.polling = False
         self.debug = False
         self.slow_callback_duration = 0.1
         self.current_handle: LoopHandle | None = None  # kept in debug mode only, like asyncio
@@ -179,7 +176,6 @@ class Scheduler:
         popleft = ready.popleft
         report_error = self._report_error
         posters_waiting = self.posters.waiting
-        polling = self.polling
         handle: LoopHandle | None = None
         context: Any = None  # what a user passed as context=, checked only by running it
         args: tuple[Any, ...] | None = None
@@ -192,7 +188,7 @@ class Scheduler:
             elif timers and timers[0]._cancelled:
                 self._drop_cancelled_head()
 
-            polling[0] = True
+            self.polling = True
             # _poll_timeout()'s first case inlined: with callbacks ready (a busy loop) it is the
             # only case taken (callgrind: 2% on a call_soon chain).
             timeout = 0.0 if ready or self.stopping else self._poll_timeout()
@@ -208,7 +204,7 @@ class Scheduler:
                 events = _NO_EVENTS
             else:
                 events = poll(timeout)
-            polling[0] = False
+            self.polling = False
 
             if events:
                 self.registry.dispatch(events)
