@@ -40,9 +40,9 @@ two-tier yield-then-sleep scheme still let 64 threads delay a timer by a second)
 estimate of the loop's drain time past the mark (session 3: len(queue) x 1 us x threads paced;
 the loop ran 1000 callbacks in 0.2-0.4 ms and then idled in its poller until the sleeper woke:
 even with one write per poll, call_soon_threadsafe_1t made 0.40x uvloop's wall-clock throughput,
-against 0.93x for the wait); blocking posters
-until the queue drains with no way out (a deadlock when the loop stops, or when a callback waits
-for the posting thread: hence the release on stop and the timeout).
+against 0.93x for the wait); blocking posters until the queue drains with no way out (a
+deadlock when the loop stops, or when a callback waits for the posting thread: hence the release
+on stop and the timeout).
 """
 
 from __future__ import annotations
