@@ -29,7 +29,12 @@ Invariants and choices:
   cancelled, when it is rebuilt without them: a million call_later+cancel pairs use bounded memory.
 - ``polling`` is raised *before* the ready queue is checked, and ``call_soon_threadsafe`` appends
   *before* reading it; under the GIL that ordering means either the loop sees the new callback or
-  the caller sees the flag and wakes the poller, never neither.
+  the caller sees the flag and wakes the poller, never neither. The caller that sees the flag up
+  lowers it *before* writing the wake-up, so one write serves a poll: a later caller that finds it
+  down came after that lowering, and the write that follows it is still to come or already
+  readable (a spurious wake-up of the next poll at worst).
+- A thread that posts past a backlog waits for the top of the next iteration (``posters``,
+  _wakeup.py); the test for waiters is one list cell, read once per iteration.
 - A callback's exception goes to the loop's exception handler; SystemExit and KeyboardInterrupt
   propagate out of ``run_until_stopped`` with the rest of the queue intact, so the loop stays
   usable.
@@ -53,6 +58,7 @@ from ._fdregistry import FdRegistry
 from ._handles import LoopHandle, LoopTimerHandle
 from ._ready import run_ready
 from ._timer_sweep import sweep_cancelled
+from ._wakeup import PosterGate
 from .poll import Poller
 
 logger = logging.getLogger("asyncio")
@@ -108,6 +114,8 @@ class Scheduler:
         self.slow_callback_duration = 0.1
         self.current_handle: LoopHandle | None = None  # kept in debug mode only, like asyncio
         self.idle_waiters: list[tuple[float, int, LoopHandle]] = []
+        # Threads that posted past a backlog wait here for the next iteration (_wakeup.py).
+        self.posters = PosterGate()
         # Instruments' before/after-I/O-wait hooks; empty (one falsy test per iteration) by default.
         self.io_wait_hooks: list[IOWaitHook] = []
         self.next_seq = itertools.count().__next__  # tie-breaker: FIFO among equal deadlines
@@ -171,10 +179,13 @@ class Scheduler:
         registry = self.registry  # compiled: a direct C call, where a bound method is not
         popleft = ready.popleft
         report_error = self._report_error
+        posters_waiting = self.posters.waiting
         handle: LoopHandle | None = None
         context: Any = None  # what a user passed as context=, checked only by running it
         args: tuple[Any, ...] | None = None
         while True:
+            if posters_waiting[0]:
+                self.posters.release()  # what they queued before has run (_wakeup.py)
             cancelled = cancelled_timers[0]
             if cancelled > _PURGE_MIN_CANCELLED and cancelled * 2 > len(timers):
                 self._purge_cancelled_timers()

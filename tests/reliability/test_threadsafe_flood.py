@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from treadle.core import EventLoop, available_pollers, new_event_loop
+from treadle.core import EventLoop, _wakeup, available_pollers, new_event_loop
 
 FLOOD_SECONDS = 1.0
 SLEEP = 0.05
@@ -155,3 +155,119 @@ def test_treadle_stays_on_time_under_any_number_of_posting_threads(
     # Looser than above: 64 threads on a loaded two-core machine (3.11 peaked at 250k once while
     # CPython's suite ran beside it); an unpaced loop queues millions per second.
     assert backlog < 2 * BACKLOG_BOUND, f"{backlog} callbacks queued: the loop fell behind"
+
+
+def test_a_callback_waiting_for_a_flooding_thread_does_not_deadlock(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    # The loop blocks in a callback until the thread has posted far past the backlog: a poster
+    # that waited for the loop's next iteration with no end would never get there.
+    posted = threading.Event()
+    ran: list[int] = []
+
+    def post() -> None:
+        for i in range(5_000):
+            loop.call_soon_threadsafe(ran.append, i)
+        posted.set()
+
+    thread = threading.Thread(target=post)
+
+    def block_until_posted() -> None:
+        thread.start()
+        assert posted.wait(30)
+        loop.stop()
+
+    loop.call_soon(block_until_posted)
+    started = time.monotonic()
+    loop.run_forever()
+    thread.join()
+    assert time.monotonic() - started < 10
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert ran == list(range(5_000))
+
+
+def test_posting_past_the_backlog_from_the_loops_own_thread_is_never_slowed(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    ran: list[int] = []
+
+    def post() -> None:
+        for i in range(20_000):
+            loop.call_soon_threadsafe(ran.append, i)
+        loop.call_soon_threadsafe(loop.stop)
+
+    loop.call_soon(post)
+    started = time.monotonic()
+    loop.run_forever()
+    assert time.monotonic() - started < 5
+    assert ran == list(range(20_000))
+
+
+def test_closing_the_loop_mid_flood_gives_posters_the_closed_error(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    errors: list[str] = []
+
+    def post() -> None:
+        try:
+            while True:
+                loop.call_soon_threadsafe(lambda: None)
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    loop.call_later(0.1, loop.stop)
+    loop.run_forever()
+    loop.close()
+    for thread in threads:
+        thread.join(10)
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == ["Event loop is closed"] * 4
+
+
+@pytest.mark.parametrize("how", ["stop", "KeyboardInterrupt"])
+def test_a_loop_that_stops_mid_flood_releases_the_waiting_posters(
+    tloop: EventLoop, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    # A wait that could only end by its timeout would outlast the joins below.
+    monkeypatch.setattr(_wakeup, "POSTER_WAIT_MAX", 600.0)
+    per_thread = 50_000
+    ran = [0]
+    waiting = tloop._scheduler.posters.waiting  # white box: stop while all four wait there
+
+    def bump() -> None:
+        ran[0] += 1
+
+    def post() -> None:
+        for _ in range(per_thread):
+            tloop.call_soon_threadsafe(bump)
+
+    def start_and_stop_once_all_wait() -> None:
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while waiting[0] < len(threads) and time.monotonic() < deadline:
+            time.sleep(0.001)  # the loop is busy here: the threads post until the gate holds them
+        waited.append(waiting[0])
+        if how == "KeyboardInterrupt":
+            raise KeyboardInterrupt
+        tloop.stop()
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    waited: list[int] = []
+    tloop.call_soon(start_and_stop_once_all_wait)
+    if how == "stop":
+        tloop.run_forever()
+    else:
+        with pytest.raises(KeyboardInterrupt):
+            tloop.run_forever()
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads)
+    assert waited == [len(threads)]
+    tloop.call_soon_threadsafe(tloop.stop)
+    tloop.run_forever()
+    assert ran[0] == 4 * per_thread
