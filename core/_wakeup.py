@@ -127,6 +127,12 @@ class Waker:
         self._eventfd = -1
         self._rsock: socket.socket | None = None
         self._wsock: socket.socket | None = None
+        # wake() runs on any thread and close() on the loop's: without the lock, a thread that
+        # read the eventfd's number just before close() could write 8 bytes into whatever file
+        # got that number next. Reentrant: a Python signal handler that posts may run inside
+        # wake() on the same thread. wake() is called once per poll at most, so the lock is
+        # off the hot path.
+        self._lock = threading.RLock()
         if hasattr(os, "eventfd"):
             self._eventfd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         else:
@@ -140,15 +146,16 @@ class Waker:
         return self._eventfd
 
     def wake(self) -> None:
-        try:
-            if self._wsock is not None:
-                self._wsock.send(b"\0")
-            elif self._eventfd >= 0:
-                os.eventfd_write(self._eventfd, 1)
-        except (BlockingIOError, InterruptedError):
-            pass  # already full of wake-ups: the loop will wake anyway
-        except OSError:
-            pass  # closed during interpreter or loop shutdown: nobody is left to wake
+        with self._lock:
+            try:
+                if self._wsock is not None:
+                    self._wsock.send(b"\0")
+                elif self._eventfd >= 0:
+                    os.eventfd_write(self._eventfd, 1)
+            except (BlockingIOError, InterruptedError):
+                pass  # already full of wake-ups: the loop will wake anyway
+            except OSError:
+                pass  # closed during interpreter or loop shutdown: nobody is left to wake
 
     def drain(self) -> None:
         try:
@@ -161,10 +168,11 @@ class Waker:
             pass
 
     def close(self) -> None:
-        if self._rsock is not None:
-            self._rsock.close()
-        if self._wsock is not None:
-            self._wsock.close()
-        if self._eventfd >= 0:
-            os.close(self._eventfd)
-            self._eventfd = -1
+        with self._lock:  # no wake() is between reading the fd's number and writing to it
+            if self._rsock is not None:
+                self._rsock.close()
+            if self._wsock is not None:
+                self._wsock.close()
+            if self._eventfd >= 0:
+                fd, self._eventfd = self._eventfd, -1
+                os.close(fd)
