@@ -19,7 +19,6 @@ must do.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import collections
 import contextvars
 import importlib.util
@@ -64,22 +63,9 @@ def build_native_floor(folder: Path) -> ModuleType:
 
 
 def native_floor_seconds(native: ModuleType, work: scheduling_floor.Work) -> float:
-    """CPU time of ``work`` driven by the native queue (asyncio's loop object is there for
-    create_future and create_task only, as in scheduling_floor.floor_seconds)."""
-    loop = asyncio.new_event_loop()
+    """CPU time of ``work`` driven by the native queue (scheduling_floor.driven_seconds)."""
     queue = native.NativeQueue()
-    loop.call_soon = queue.call_soon  # type: ignore[method-assign]  # the point of the floor
-    asyncio.events._set_running_loop(loop)
-    try:
-        started = time.process_time()
-        task = asyncio.Task(work(loop), loop=loop)
-        queue.run()
-        elapsed = time.process_time() - started
-        task.result()
-        return elapsed
-    finally:
-        asyncio.events._set_running_loop(None)
-        loop.close()
+    return scheduling_floor.driven_seconds(work, queue.call_soon, queue.run)
 
 
 def _bump(box: list[int]) -> None:

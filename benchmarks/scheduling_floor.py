@@ -33,9 +33,7 @@ CASES: dict[str, tuple[Work, int]] = {
 
 
 def floor_seconds(work: Work) -> float:
-    """CPU time of ``work`` driven by a deque instead of a loop (asyncio's loop object is only
-    there for ``create_future`` and ``create_task``, which do not touch its scheduling)."""
-    loop = asyncio.new_event_loop()
+    """CPU time of ``work`` driven by a deque instead of a loop."""
     queue: collections.deque[_Entry] = collections.deque()
 
     def call_soon(
@@ -43,11 +41,7 @@ def floor_seconds(work: Work) -> float:
     ) -> None:
         queue.append((callback, args, context))
 
-    loop.call_soon = call_soon  # type: ignore[method-assign,assignment]  # the point of the floor
-    asyncio.events._set_running_loop(loop)
-    try:
-        started = time.process_time()
-        task = asyncio.Task(work(loop), loop=loop)
+    def run_queue() -> None:
         pop = queue.popleft
         while queue:
             callback, args, context = pop()
@@ -55,6 +49,23 @@ def floor_seconds(work: Work) -> float:
                 callback(*args)
             else:
                 context.run(callback, *args)
+
+    return driven_seconds(work, call_soon, run_queue)
+
+
+def driven_seconds(
+    work: Work, call_soon: Callable[..., object], run_queue: Callable[[], None]
+) -> float:
+    """CPU time of ``work`` with ``call_soon`` queueing its callbacks and ``run_queue`` running
+    them until none is left. asyncio's loop object is only there for ``create_future`` and
+    ``create_task``, which do not touch its scheduling."""
+    loop = asyncio.new_event_loop()
+    loop.call_soon = call_soon  # type: ignore[method-assign,assignment]  # the point of a floor
+    asyncio.events._set_running_loop(loop)
+    try:
+        started = time.process_time()
+        task = asyncio.Task(work(loop), loop=loop)
+        run_queue()
         elapsed = time.process_time() - started
         task.result()
         return elapsed
