@@ -35,16 +35,21 @@ def checked_limits(high: int | None, low: int | None) -> tuple[int, int]:
 
 
 class WriteFlowControl:
-    __slots__ = ("_high", "_low", "_report", "paused")
+    __slots__ = ("_high", "_low", "_owner", "_report", "paused")
 
     def __init__(self, report: ErrorReporter) -> None:
         self._high, self._low = checked_limits(None, None)
         # ``report`` is usually a method of the transport that owns this object: a strong
         # reference would put every transport in a cycle only the cyclic GC frees (issue 13,
         # defect 4). It is needed only when pause/resume_writing() fails, so a weak one is enough.
-        self._report: Callable[[], ErrorReporter | None] = (
-            weakref.WeakMethod(report) if isinstance(report, types.MethodType) else lambda: report
-        )
+        # Not a WeakMethod: its two weak references cost about 300 bytes per connection. A plain
+        # weakref.ref() without a callback is the one CPython shares among all such references
+        # to an object (the loop's fd-owner map already holds it), so this costs nothing.
+        self._owner: weakref.ref[Any] | None = None
+        self._report: Callable[..., None] = report
+        if isinstance(report, types.MethodType):
+            self._owner = weakref.ref(report.__self__)
+            self._report = report.__func__
         self.paused = False  # invariant: True between a pause_writing() and its resume_writing()
 
     def get_limits(self) -> tuple[int, int]:
@@ -79,6 +84,9 @@ class WriteFlowControl:
             self._report_error("protocol.resume_writing() failed", exc)
 
     def _report_error(self, message: str, exc: BaseException) -> None:
-        report = self._report()
-        if report is not None:  # else the transport is gone, and the protocol call with it
-            report(message, exc)
+        if self._owner is None:
+            self._report(message, exc)
+            return
+        owner = self._owner()
+        if owner is not None:  # else the transport is gone, and the protocol call with it
+            self._report(owner, message, exc)

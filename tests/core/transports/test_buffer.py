@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import array
+import weakref
 from typing import Any
 
 import pytest
@@ -205,3 +206,39 @@ def test_exceptions_from_the_protocol_are_reported() -> None:
         "protocol.resume_writing() failed",
     ]
     assert protocol.calls == ["pause", "resume"]
+
+
+class _Owner:
+    """A transport's stand-in: the flow control reports through one of its methods."""
+
+    def __init__(self) -> None:
+        self.reports: list[str] = []
+
+    def report(self, message: str, exc: BaseException) -> None:
+        self.reports.append(message)
+
+
+def test_a_method_reporter_is_held_weakly_and_still_reports() -> None:
+    owner = _Owner()
+    flow = WriteFlowControl(owner.report)
+    flow.set_limits(10, 5)
+    flow.after_growth(Calls(fail=True), 11)
+    assert owner.reports == ["protocol.pause_writing() failed"]
+    # The flow control keeps no strong reference: the owner is freed by reference counting
+    # alone (issue 13, defect 4), and a failure after that is reported nowhere, without error.
+    owner_ref = weakref.ref(owner)
+    del owner
+    assert owner_ref() is None
+    flow.after_shrink(Calls(fail=True), 5)
+
+
+def test_a_method_reporter_costs_no_weak_reference_of_its_own() -> None:
+    # A plain weakref.ref() is shared among all such references to an object, so holding the
+    # owner weakly adds no object per connection once anything else refers to it weakly (the
+    # loop's fd-owner map does, for every transport).
+    owner = _Owner()
+    shared = weakref.ref(owner)
+    flow = WriteFlowControl(owner.report)
+    assert weakref.getweakrefcount(owner) == 1
+    assert shared() is owner
+    assert not flow.paused
