@@ -159,29 +159,16 @@ class DatagramTransport(ReadingFdTransport, asyncio.Transport, asyncio.DatagramT
         # events held one each (the module docstring says why and when the batch ends).
         lone = self._lone_events
         if lone < _LONE_EVENTS_BEFORE_BACKOFF or lone == _PROBE_AT:
-            self._read_batch(lone)
-            return
-        self._lone_events = lone + 1  # counting up to the next try (small ints only)
-        # One datagram, exactly as asyncio reads it.
-        if self._state is TransportState.CLOSED:
-            return
-        assert self._sock is not None
-        view = self._recv_view
-        try:
-            nbytes, addr = self._sock.recvfrom_into(view, self.max_size)
-        except _WOULD_BLOCK:
-            pass
-        except OSError as exc:
-            self._protocol.error_received(exc)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._fatal_error(exc, "Fatal read error on datagram transport")
+            self._read_batch(lone, DATAGRAMS_PER_EVENT)
         else:
-            self._protocol.datagram_received(bytes(view[:nbytes]), addr)
+            self._lone_events = lone + 1  # counting up to the next try (small ints only)
+            self._read_batch(lone, 1)  # one datagram, exactly as asyncio reads it
 
-    def _read_batch(self, lone: int) -> None:
-        for count in range(DATAGRAMS_PER_EVENT):
+    def _read_batch(self, lone: int, limit: int) -> None:
+        # A reader runs only while the transport is open and reading (pause_reading(), close()
+        # and the loss of the connection remove it first), so the test below ends a batch early
+        # and never refuses an event's first datagram.
+        for count in range(limit):
             if self._state is not TransportState.OPEN or self._reading_paused:
                 return
             sock = self._sock
